@@ -48,7 +48,8 @@ struct DecodeLimits {
 // Loads libvips once, blocks every loader but the five above, turns off the operation cache
 // (it would hold decoded images of earlier requests) and sets libvips' own thread count.
 // `vips_concurrency` 0 keeps libvips' default. Safe to call more than once; later calls do
-// nothing. Returns INTERNAL if libvips cannot start.
+// nothing (and return the first call's result). Returns INTERNAL if libvips cannot start.
+// The functions below call it with the default if no one has yet.
 absl::Status InitImageCodec(int vips_concurrency = 1);
 
 // Identifies the format from the magic bytes and reads the dimensions from the header.
@@ -69,7 +70,9 @@ absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes, const DecodeLimits&
 enum class OutputFormat { kJpeg, kPng, kWebp };
 
 // Encodes to JPEG, PNG or WebP. `quality` 1..100 for JPEG and WebP (ignored for PNG).
-// INVALID_ARGUMENT for an empty image or a quality out of range; INTERNAL if libvips fails.
+// INVALID_ARGUMENT for an empty image, a pixel buffer of the wrong size, a quality out of
+// range or a side over the format's limit (16383 for WebP, 65500 for JPEG); INTERNAL if
+// libvips fails.
 absl::StatusOr<std::string> EncodeImage(const RgbImage& image, OutputFormat format, int quality);
 
 }  // namespace style

@@ -2,6 +2,7 @@
 #ifndef STYLE_TESTS_TEST_SUPPORT_H_
 #define STYLE_TESTS_TEST_SUPPORT_H_
 
+#include <map>
 #include <string>
 
 #include "server/image_codec.h"
@@ -21,6 +22,25 @@ std::string ReadFileOrDie(const std::string& path);
 
 // A deterministic RGB test pattern (gradients plus a few shapes) of the given size.
 RgbImage MakeTestPattern(int width, int height, unsigned seed = 1);
+
+// The shared VGG19 weights converted (once per process, by tools/convert_weights.py) into the
+// build folder; "" if the conversion failed. Call RequireShared first.
+std::string ConvertedVggWeights();
+
+// A valid PNG whose IHDR claims `width` x `height` 8-bit RGB, with a token IDAT: a header
+// that lies about the image's size.
+std::string PngWithHeader(uint32_t width, uint32_t height);
+
+// A plain HTTP/1.0 GET of http://127.0.0.1:`port``path`; returns the body, or "" and a test
+// failure when the status is not 200.
+std::string HttpGet(int port, const std::string& path);
+
+// Parses the Prometheus text exposition format strictly: every sample line must be
+// `name{label="value",...} number`, every family must have # HELP and # TYPE lines before its
+// samples. Returns series (name plus labels exactly as written, e.g.
+// `styletransfer_requests_total{code="OK",rpc="Stylize"}`) to value; fails the test on any
+// malformed line.
+std::map<std::string, double> ParsePrometheusText(const std::string& text);
 
 }  // namespace style::testing
 

@@ -1,0 +1,63 @@
+// The AdaIN model: encoder to relu4_1, AdaIN, decoder, on one device.
+//
+// AdainNetworks holds the weights, loaded once and shared read-only by every worker on the CPU;
+// each worker owns an AdainModel (its own device copy, dtype and scratch), see StyleModel.
+#ifndef STYLE_SERVER_ADAIN_MODEL_H_
+#define STYLE_SERVER_ADAIN_MODEL_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/networks.h"
+#include "server/style_model.h"
+
+namespace style {
+
+// A model on disk: a folder holding encoder.pt and decoder.pt (see tools/convert_weights.py).
+struct AdainNetworks {
+  std::string name;  // the folder's base name, e.g. "adain-vgg19" or "default"
+  NetworkWidths widths;
+  ConvNet encoder;
+  ConvNet decoder;
+};
+
+// Loads `dir`/encoder.pt and `dir`/decoder.pt, infers the widths from the encoder and checks
+// every tensor's shape. Errors name the file and the tensor: NOT_FOUND (missing file),
+// INVALID_ARGUMENT (legacy format, damaged file, wrong or missing tensor).
+absl::StatusOr<std::shared_ptr<const AdainNetworks>> LoadAdainNetworks(const std::string& dir);
+
+struct AdainModelOptions {
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
+  at::ScalarType dtype = at::kFloat;
+};
+
+class AdainModel : public StyleModel {
+ public:
+  // INVALID_ARGUMENT for an unknown or unavailable device or an unsupported dtype.
+  static absl::StatusOr<std::unique_ptr<AdainModel>> Create(std::shared_ptr<const AdainNetworks> networks,
+                                                            const AdainModelOptions& options);
+
+  absl::StatusOr<StyleStats> EncodeStyle(const at::Tensor& style) override;
+  absl::StatusOr<at::Tensor> Stylize(const at::Tensor& contents, const at::Tensor& style_mean,
+                                     const at::Tensor& style_std, const at::Tensor& alpha) override;
+  const ModelInfo& info() const override { return info_; }
+
+ private:
+  AdainModel(std::shared_ptr<const AdainNetworks> networks, ConvNet encoder, ConvNet decoder,
+             at::TensorOptions options, ModelInfo info);
+
+  std::shared_ptr<const AdainNetworks> networks_;  // keeps the CPU weights alive
+  ConvNet encoder_;                                // on options_' device and dtype
+  ConvNet decoder_;
+  at::TensorOptions options_;
+  ModelInfo info_;
+};
+
+// Images with a side under this are edge-padded to it before encoding (and the output cropped
+// back): every reflection pad needs a side of at least 2 at relu4_1, where sides are 1/8.
+constexpr int64_t kMinImageSide = 16;
+
+}  // namespace style
+
+#endif  // STYLE_SERVER_ADAIN_MODEL_H_

@@ -1,0 +1,163 @@
+#include "server/networks.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace style {
+namespace {
+
+// Builds a module list, numbering modules as nn.Sequential would (a reflection pad is a module
+// of its own before each 3x3 convolution).
+class LayerBuilder {
+ public:
+  LayerBuilder& Conv(int64_t in, int64_t out, int64_t kernel) {
+    if (kernel == 3) ++next_index_;  // the ReflectionPad2d module
+    layers_.push_back({Layer::Kind::kConv, next_index_++, in, out, kernel, false});
+    return *this;
+  }
+  LayerBuilder& Relu(bool tap = false) {
+    layers_.push_back({Layer::Kind::kRelu, next_index_++, 0, 0, 0, tap});
+    return *this;
+  }
+  LayerBuilder& ConvRelu(int64_t in, int64_t out, bool tap = false) { return Conv(in, out, 3).Relu(tap); }
+  LayerBuilder& MaxPool() {
+    layers_.push_back({Layer::Kind::kMaxPool, next_index_++, 0, 0, 0, false});
+    return *this;
+  }
+  LayerBuilder& Upsample() {
+    layers_.push_back({Layer::Kind::kUpsample, next_index_++, 0, 0, 0, false});
+    return *this;
+  }
+  std::vector<Layer> Build() { return std::move(layers_); }
+
+ private:
+  std::vector<Layer> layers_;
+  int64_t next_index_ = 0;
+};
+
+std::string ShapeString(at::IntArrayRef shape) { return absl::StrCat("[", absl::StrJoin(shape, ","), "]"); }
+
+}  // namespace
+
+std::vector<Layer> EncoderLayers(const NetworkWidths& w) {
+  LayerBuilder b;
+  b.Conv(3, 3, 1);
+  b.ConvRelu(3, w.c1, /*tap=*/true).ConvRelu(w.c1, w.c1).MaxPool();
+  b.ConvRelu(w.c1, w.c2, true).ConvRelu(w.c2, w.c2).MaxPool();
+  b.ConvRelu(w.c2, w.c3, true).ConvRelu(w.c3, w.c3).ConvRelu(w.c3, w.c3).ConvRelu(w.c3, w.c3).MaxPool();
+  b.ConvRelu(w.c3, w.c4, true);
+  return b.Build();
+}
+
+std::vector<Layer> DecoderLayers(const NetworkWidths& w) {
+  LayerBuilder b;
+  b.ConvRelu(w.c4, w.c3).Upsample();
+  b.ConvRelu(w.c3, w.c3).ConvRelu(w.c3, w.c3).ConvRelu(w.c3, w.c3).ConvRelu(w.c3, w.c2).Upsample();
+  b.ConvRelu(w.c2, w.c2).ConvRelu(w.c2, w.c1).Upsample();
+  b.ConvRelu(w.c1, w.c1).Conv(w.c1, 3, 3);
+  return b.Build();
+}
+
+absl::StatusOr<NetworkWidths> InferWidths(const TensorMap& encoder, const std::string& file) {
+  // The first convolution of each stage in EncoderLayers: modules 2, 9, 16 and 29.
+  auto out_channels = [&](const std::string& name) -> absl::StatusOr<int64_t> {
+    auto it = encoder.find(name);
+    if (it == encoder.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("weights file ", file, ": tensor ", name, " is missing"));
+    }
+    if (it->second.dim() != 4) {
+      return absl::InvalidArgumentError(absl::StrCat("weights file ", file, ": tensor ", name, " has shape ",
+                                                     ShapeString(it->second.sizes()), ", expected 4 dimensions"));
+    }
+    return it->second.size(0);
+  };
+  NetworkWidths w;
+  auto c1 = out_channels("2.weight");
+  if (!c1.ok()) return c1.status();
+  auto c2 = out_channels("9.weight");
+  if (!c2.ok()) return c2.status();
+  auto c3 = out_channels("16.weight");
+  if (!c3.ok()) return c3.status();
+  auto c4 = out_channels("29.weight");
+  if (!c4.ok()) return c4.status();
+  w.c1 = *c1;
+  w.c2 = *c2;
+  w.c3 = *c3;
+  w.c4 = *c4;
+  return w;
+}
+
+ConvNet::ConvNet(std::vector<Layer> layers, TensorMap weights)
+    : layers_(std::move(layers)), weights_(std::move(weights)) {
+  for (const Layer& layer : layers_) {
+    if (layer.kind != Layer::Kind::kConv) continue;
+    conv_params_.emplace_back(weights_.at(absl::StrCat(layer.index, ".weight")),
+                              weights_.at(absl::StrCat(layer.index, ".bias")));
+  }
+}
+
+absl::StatusOr<ConvNet> ConvNet::Create(std::vector<Layer> layers, TensorMap weights, const std::string& file) {
+  TensorMap used;
+  for (const Layer& layer : layers) {
+    if (layer.kind != Layer::Kind::kConv) continue;
+    const std::vector<int64_t> weight_shape = {layer.out_channels, layer.in_channels, layer.kernel, layer.kernel};
+    const std::vector<int64_t> bias_shape = {layer.out_channels};
+    for (const auto& [suffix, shape] : {std::pair{".weight", weight_shape}, std::pair{".bias", bias_shape}}) {
+      const std::string name = absl::StrCat(layer.index, suffix);
+      auto it = weights.find(name);
+      if (it == weights.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("weights file ", file, ": tensor ", name, " is missing"));
+      }
+      if (it->second.sizes() != at::IntArrayRef(shape)) {
+        return absl::InvalidArgumentError(absl::StrCat("weights file ", file, ": tensor ", name, " has shape ",
+                                                       ShapeString(it->second.sizes()), ", expected ",
+                                                       ShapeString(shape)));
+      }
+      used.emplace(name, it->second);
+    }
+  }
+  // Extra tensors (the rest of VGG19 in the full vgg_normalised.pth) are ignored.
+  return ConvNet(std::move(layers), std::move(used));
+}
+
+at::Tensor ConvNet::Forward(const at::Tensor& input, std::vector<at::Tensor>* taps) const {
+  at::Tensor x = input;
+  size_t conv = 0;
+  for (const Layer& layer : layers_) {
+    switch (layer.kind) {
+      case Layer::Kind::kConv: {
+        const auto& [weight, bias] = conv_params_[conv++];
+        if (layer.kernel == 3) x = at::reflection_pad2d(x, {1, 1, 1, 1});
+        x = at::conv2d(x, weight, bias);
+        break;
+      }
+      case Layer::Kind::kRelu:
+        x = at::relu(x);
+        if (layer.tap && taps != nullptr) taps->push_back(x);
+        break;
+      case Layer::Kind::kMaxPool:
+        x = at::max_pool2d(x, {2, 2}, {2, 2}, {0, 0}, {1, 1}, /*ceil_mode=*/true);
+        break;
+      case Layer::Kind::kUpsample:
+        x = at::upsample_nearest2d(x, {x.size(2) * 2, x.size(3) * 2});
+        break;
+    }
+  }
+  return x;
+}
+
+ConvNet ConvNet::To(const at::TensorOptions& options) const {
+  TensorMap moved;
+  for (const auto& [name, tensor] : weights_) moved.emplace(name, tensor.to(options));
+  return ConvNet(layers_, std::move(moved));
+}
+
+int64_t ConvNet::ParameterCount() const {
+  int64_t n = 0;
+  for (const auto& [name, tensor] : weights_) n += tensor.numel();
+  return n;
+}
+
+}  // namespace style

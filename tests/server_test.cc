@@ -1,0 +1,318 @@
+// Integration tests: the real server (gRPC on loopback, port 0, real codec and metrics endpoint)
+// called through the client library. The model is the fake where a test is about the service,
+// and the real VGG19 AdaIN model where it is about the result.
+#include "server/server.h"
+
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "client/client.h"
+#include "tests/fake_model.h"
+#include "tests/test_support.h"
+
+namespace style {
+namespace {
+
+namespace v1 = styletransfer::v1;
+using ::testing::HasSubstr;
+using testing::FakeModelControl;
+
+std::string Png(int width, int height, unsigned seed = 1) {
+  auto png = EncodeImage(testing::MakeTestPattern(width, height, seed), OutputFormat::kPng, 90);
+  EXPECT_TRUE(png.ok());
+  return png.ok() ? *png : "";
+}
+
+v1::StylizeRequest Request(std::string content, std::string style) {
+  v1::StylizeRequest request;
+  request.set_content(std::move(content));
+  request.add_styles()->set_image(std::move(style));
+  return request;
+}
+
+ServerOptions TestOptions() {
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  // No /metrics endpoint unless a test reads it: civetweb takes 2 s to stop.
+  options.metrics_address = "";
+  options.scheduler.warmup_shapes = {};
+  options.codec_threads = 2;
+  options.drain_timeout = absl::Seconds(5);
+  options.service.limits.decode.max_bytes = 1 << 20;
+  options.service.limits.decode.max_pixels = 4'000'000;
+  return options;
+}
+
+std::unique_ptr<StyleClient> Connect(int port, int attempts = 1, absl::Duration deadline = absl::Seconds(20)) {
+  ClientOptions options;
+  options.addresses = {absl::StrCat("127.0.0.1:", port)};
+  options.max_attempts = attempts;
+  options.deadline = deadline;
+  auto client = StyleClient::Create(options);
+  EXPECT_TRUE(client.ok()) << client.status();
+  return client.ok() ? std::move(*client) : nullptr;
+}
+
+class FakeModelServerTest : public ::testing::Test {
+ protected:
+  void Start(ServerOptions options = TestOptions()) {
+    auto server = StyleServer::Start(options, testing::FakeModelFactory(control_));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    client_ = Connect(server_->port());
+  }
+
+  std::shared_ptr<FakeModelControl> control_ = std::make_shared<FakeModelControl>();
+  std::unique_ptr<StyleServer> server_;
+  std::unique_ptr<StyleClient> client_;
+};
+
+TEST_F(FakeModelServerTest, StylizesInEveryOutputFormatWithTimings) {
+  Start();
+  EXPECT_EQ(*client_->Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+  const std::pair<v1::ImageFormat, std::string> formats[] = {
+      {v1::IMAGE_FORMAT_JPEG, "\xFF\xD8\xFF"}, {v1::IMAGE_FORMAT_PNG, "\x89PNG"}, {v1::IMAGE_FORMAT_WEBP, "RIFF"}};
+  for (const auto& [format, magic] : formats) {
+    v1::StylizeRequest request = Request(Png(40, 30), Png(20, 20, 2));
+    request.mutable_output()->set_format(format);
+    auto response = client_->Stylize(request);
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->image().substr(0, magic.size()), magic);
+    EXPECT_EQ(response->format(), format);
+    EXPECT_EQ(response->width(), 40u);
+    EXPECT_EQ(response->height(), 30u);
+    const v1::Timing& t = response->timing();
+    EXPECT_GT(t.total_seconds(), 0);
+    EXPECT_GE(t.total_seconds(), t.queued_seconds() + t.compute_seconds());
+    EXPECT_GT(t.decode_seconds(), 0);
+    EXPECT_GT(t.encode_seconds(), 0);
+    auto decoded = DecodeImage(response->image(), {});
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(decoded->width, 40);
+  }
+}
+
+TEST_F(FakeModelServerTest, FitPolicyShrinksAndKeepPolicyKeeps) {
+  Start();
+  v1::StylizeRequest request = Request(Png(200, 100), Png(20, 20));
+  request.mutable_size()->set_mode(v1::SizePolicy::FIT);
+  request.mutable_size()->set_max_side(50);
+  auto fit = client_->Stylize(request);
+  ASSERT_TRUE(fit.ok()) << fit.status();
+  EXPECT_EQ(fit->width(), 50u);
+  EXPECT_EQ(fit->height(), 25u);
+  request.mutable_size()->set_mode(v1::SizePolicy::KEEP);
+  auto keep = client_->Stylize(request);
+  ASSERT_TRUE(keep.ok());
+  EXPECT_EQ(keep->width(), 200u);
+}
+
+TEST_F(FakeModelServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
+  Start();
+  const std::string good = Png(32, 32);
+  const std::string huge_header = testing::PngWithHeader(60000, 60000);
+  std::string random(4096, '\0');
+  for (size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>((i * 2654435761u) >> 13);
+
+  struct Case {
+    std::string what;
+    v1::StylizeRequest request;
+    grpc::StatusCode code;
+    std::string message;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"empty content", Request("", good), grpc::StatusCode::INVALID_ARGUMENT, "empty"});
+  cases.push_back({"truncated", Request(good.substr(0, good.size() / 2), good), grpc::StatusCode::INVALID_ARGUMENT, "content image"});
+  cases.push_back({"random bytes", Request(random, good), grpc::StatusCode::INVALID_ARGUMENT, "content image"});
+  cases.push_back({"svg", Request("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>", good),
+                   grpc::StatusCode::INVALID_ARGUMENT, "content image"});
+  cases.push_back({"bmp", Request("BM" + std::string(100, '\0'), good), grpc::StatusCode::INVALID_ARGUMENT, "content image"});
+  cases.push_back({"huge header", Request(huge_header, good), grpc::StatusCode::INVALID_ARGUMENT, "pixels"});
+  cases.push_back({"too many bytes", Request(std::string(2 << 20, 'x'), good), grpc::StatusCode::INVALID_ARGUMENT, "limit"});
+  cases.push_back({"bad style", Request(good, "nonsense"), grpc::StatusCode::INVALID_ARGUMENT, "style 0"});
+  {
+    v1::StylizeRequest r = Request(good, good);
+    r.set_alpha(1.5f);
+    cases.push_back({"alpha", r, grpc::StatusCode::INVALID_ARGUMENT, "alpha"});
+    r.set_alpha(-0.1f);
+    cases.push_back({"negative alpha", r, grpc::StatusCode::INVALID_ARGUMENT, "alpha"});
+  }
+  {
+    v1::StylizeRequest r = Request(good, good);
+    r.add_styles()->set_image(good);
+    r.mutable_styles(0)->set_weight(0.5f);
+    r.mutable_styles(1)->set_weight(0.7f);
+    cases.push_back({"weights", r, grpc::StatusCode::INVALID_ARGUMENT, "add up to 1"});
+    r.mutable_styles(1)->set_weight(0.0f);
+    cases.push_back({"some weights", r, grpc::StatusCode::INVALID_ARGUMENT, "every style's weight"});
+  }
+  {
+    v1::StylizeRequest r;
+    r.set_content(good);
+    r.add_styles()->set_style_id("st-unknown");
+    cases.push_back({"unknown id", r, grpc::StatusCode::NOT_FOUND, "st-unknown"});
+    v1::StylizeRequest none;
+    none.set_content(good);
+    cases.push_back({"no style", none, grpc::StatusCode::INVALID_ARGUMENT, "at least one style"});
+  }
+  {
+    v1::StylizeRequest r = Request(good, good);
+    r.mutable_output()->set_quality(101);
+    cases.push_back({"quality", r, grpc::StatusCode::INVALID_ARGUMENT, "quality"});
+    r.mutable_output()->set_quality(0);
+    r.mutable_size()->set_mode(v1::SizePolicy::FIT);
+    cases.push_back({"fit without side", r, grpc::StatusCode::INVALID_ARGUMENT, "max_side"});
+  }
+  for (const Case& c : cases) {
+    auto response = client_->Stylize(c.request);
+    ASSERT_FALSE(response.ok()) << c.what;
+    EXPECT_EQ(static_cast<int>(response.status().code()), static_cast<int>(c.code)) << c.what << ": " << response.status();
+    EXPECT_THAT(std::string(response.status().message()), HasSubstr(c.message)) << c.what;
+  }
+  // Still serving.
+  EXPECT_TRUE(client_->Stylize(Request(good, good)).ok());
+  EXPECT_EQ(control_->stylize_calls.load(), 1);
+}
+
+TEST_F(FakeModelServerTest, RegisteredStylesCanBeUsedListedAndDeleted) {
+  Start();
+  const std::string style_png = Png(24, 24, 5);
+  auto registered = client_->RegisterStyle(style_png, "five");
+  ASSERT_TRUE(registered.ok()) << registered.status();
+  const std::string id = registered->style().style_id();
+  EXPECT_THAT(id, HasSubstr("st-"));
+  EXPECT_FALSE(registered->already_registered());
+  EXPECT_EQ(registered->style().width(), 24u);
+  auto again = client_->RegisterStyle(style_png, "five");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->already_registered());
+  EXPECT_EQ(again->style().style_id(), id);
+  EXPECT_EQ(control_->encode_calls.load(), 1);  // the second registration encoded nothing
+
+  auto listed = client_->ListStyles();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name(), "five");
+
+  v1::StylizeRequest request;
+  request.set_content(Png(16, 16));
+  request.add_styles()->set_style_id(id);
+  EXPECT_TRUE(client_->Stylize(request).ok());
+  EXPECT_EQ(control_->encode_calls.load(), 1);  // no style encoding per request
+
+  request.set_preserve_color(true);
+  EXPECT_EQ(client_->Stylize(request).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  EXPECT_TRUE(client_->DeleteStyle(id).ok());
+  EXPECT_EQ(client_->DeleteStyle(id).code(), absl::StatusCode::kNotFound);
+  request.set_preserve_color(false);
+  EXPECT_EQ(client_->Stylize(request).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client_->RegisterStyle("not an image").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(FakeModelServerTest, FullQueueAnswersResourceExhaustedAndExpiredDeadlinesSkipTheModel) {
+  ServerOptions options = TestOptions();
+  options.metrics_address = "127.0.0.1:0";
+  options.scheduler.max_queue_size = 1;
+  control_->gate = std::make_shared<absl::Notification>();
+  Start(options);
+  const v1::StylizeRequest request = Request(Png(16, 16), Png(16, 16));
+  // One call holds the worker, one waits in the queue (with a short deadline), the third finds
+  // the queue full.
+  std::thread held([&] { EXPECT_TRUE(client_->Stylize(request).ok()); });
+  absl::SleepFor(absl::Milliseconds(300));
+  auto short_client = Connect(server_->port(), 1, absl::Milliseconds(500));
+  std::thread queued([&] {
+    EXPECT_EQ(short_client->Stylize(request).status().code(), absl::StatusCode::kDeadlineExceeded);
+  });
+  absl::SleepFor(absl::Milliseconds(200));
+  auto full = client_->Stylize(request);
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(full.status().message()), HasSubstr("queue is full"));
+  queued.join();  // its deadline passes while it waits
+  control_->gate->Notify();
+  held.join();
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(control_->stylize_calls.load(), 1);  // the expired job never reached the model
+
+  const auto metrics = testing::ParsePrometheusText(testing::HttpGet(server_->metrics_port(), "/metrics"));
+  EXPECT_EQ(metrics.at(R"(styletransfer_requests_total{code="RESOURCE_EXHAUSTED",rpc="Stylize"})"), 1);
+}
+
+TEST_F(FakeModelServerTest, MetricsEndpointServesTheExpositionFormat) {
+  ServerOptions options = TestOptions();
+  options.metrics_address = "127.0.0.1:0";
+  Start(options);
+  ASSERT_TRUE(client_->Stylize(Request(Png(16, 16), Png(16, 16))).ok());
+  ASSERT_FALSE(client_->Stylize(Request("junk", Png(16, 16))).ok());
+  const auto m = testing::ParsePrometheusText(testing::HttpGet(server_->metrics_port(), "/metrics"));
+  EXPECT_EQ(m.at(R"(styletransfer_requests_total{code="OK",rpc="Stylize"})"), 1);
+  EXPECT_EQ(m.at(R"(styletransfer_requests_total{code="INVALID_ARGUMENT",rpc="Stylize"})"), 1);
+  EXPECT_EQ(m.at(R"(styletransfer_request_duration_seconds_count{rpc="Stylize"})"), 2);
+  EXPECT_EQ(m.at(R"(styletransfer_request_duration_seconds_bucket{rpc="Stylize",le="+Inf"})"), 2);
+  EXPECT_EQ(m.at("styletransfer_images_processed_total"), 1);
+  EXPECT_EQ(m.at("styletransfer_batch_size_count"), 1);
+  EXPECT_EQ(m.at("styletransfer_queue_wait_seconds_count"), 1);
+  EXPECT_EQ(m.at("styletransfer_encode_duration_seconds_count"), 1);
+  EXPECT_GE(m.at("styletransfer_decode_duration_seconds_count"), 1);
+  EXPECT_GE(m.at("styletransfer_inference_duration_seconds_count"), 1);
+  EXPECT_EQ(m.at("styletransfer_queue_depth"), 0);
+  EXPECT_EQ(m.at("styletransfer_in_flight_requests"), 0);
+  EXPECT_EQ(m.at("styletransfer_busy_workers"), 0);
+  EXPECT_EQ(m.at(R"(styletransfer_model_info{device="cpu",dtype="float32",model="fake",parameters="0"})"), 1);
+  bool build_info = false;
+  for (const auto& [series, value] : m) build_info |= series.rfind("styletransfer_build_info{", 0) == 0 && value == 1;
+  EXPECT_TRUE(build_info);
+}
+
+TEST_F(FakeModelServerTest, DrainAnswersAcceptedCallsAndRefusesNewOnes) {
+  control_->gate = std::make_shared<absl::Notification>();
+  Start();
+  const v1::StylizeRequest request = Request(Png(16, 16), Png(16, 16));
+  std::thread accepted([&] { EXPECT_TRUE(client_->Stylize(request).ok()); });
+  absl::SleepFor(absl::Milliseconds(300));
+  bool clean = false;
+  std::thread drain([&] { clean = server_->Drain(); });
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(*client_->Health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(client_->Stylize(request).status().code(), absl::StatusCode::kUnavailable);
+  control_->gate->Notify();
+  accepted.join();
+  drain.join();
+  EXPECT_TRUE(clean);
+}
+
+TEST(RealModelServerTest, StylizesThroughTheVggModel) {
+  if (!testing::RequireShared("models/adain-vgg19/vgg_normalised.pth")) GTEST_SKIP();
+  const std::string dir = testing::ConvertedVggWeights();
+  ASSERT_FALSE(dir.empty());
+  ServerOptions options = TestOptions();
+  options.model_dir = dir;
+  options.scheduler.warmup_shapes = {{32, 32}};
+  auto server = StyleServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ((*server)->model_info().name, "adain-vgg19");
+  auto client = Connect((*server)->port());
+  const std::string content = Png(48, 40, 1);
+  v1::StylizeRequest request = Request(content, Png(32, 32, 7));
+  request.mutable_output()->set_format(v1::IMAGE_FORMAT_PNG);
+  auto response = client->Stylize(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->width(), 48u);
+  EXPECT_EQ(response->height(), 40u);
+  auto out = DecodeImage(response->image(), {});
+  auto in = DecodeImage(content, {});
+  ASSERT_TRUE(out.ok() && in.ok());
+  EXPECT_NE(out->pixels, in->pixels);
+  // alpha 0 gives back (roughly) the content: the decoder inverts the encoder.
+  request.set_alpha(0.0f);
+  auto identity = client->Stylize(request);
+  ASSERT_TRUE(identity.ok());
+  EXPECT_TRUE((*server)->Drain());
+}
+
+}  // namespace
+}  // namespace style
