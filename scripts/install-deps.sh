@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libtorch-dev python3-torch python3-numpy
-  libvips-dev
+  libvips-dev libvips-tools
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
