@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <utility>
 
 #include <c10/core/InferenceMode.h>
@@ -58,12 +59,15 @@ absl::StatusOr<std::shared_ptr<const AdainNetworks>> LoadAdainNetworks(const std
       AdainNetworks{std::move(name), widths, std::move(encoder), std::move(decoder)});
 }
 
-AdainModel::AdainModel(std::shared_ptr<const AdainNetworks> networks, ConvNet encoder, ConvNet decoder,
-                       at::TensorOptions options, ModelInfo info)
+AdainModel::AdainModel(std::shared_ptr<const AdainNetworks> networks, std::unique_ptr<DeviceContext> device,
+                       ConvNet encoder, ConvNet decoder, at::TensorOptions options, at::MemoryFormat memory_format,
+                       ModelInfo info)
     : networks_(std::move(networks)),
+      device_(std::move(device)),
       encoder_(std::move(encoder)),
       decoder_(std::move(decoder)),
       options_(options),
+      memory_format_(memory_format),
       info_(std::move(info)) {}
 
 absl::StatusOr<std::unique_ptr<AdainModel>> AdainModel::Create(std::shared_ptr<const AdainNetworks> networks,
@@ -71,28 +75,39 @@ absl::StatusOr<std::unique_ptr<AdainModel>> AdainModel::Create(std::shared_ptr<c
   if (options.dtype != at::kFloat && options.dtype != at::kHalf && options.dtype != at::kBFloat16) {
     return absl::InvalidArgumentError("the model's dtype must be float32, float16 or bfloat16");
   }
-  at::Device device(at::kCPU);
-  try {
-    device = at::Device(options.device);
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown device \"", options.device, "\""));
-  }
-  if (device.is_cuda() && !at::hasCUDA()) {
-    return absl::InvalidArgumentError(absl::StrCat("device ", options.device, " asked for, but this build has no CUDA"));
-  }
+  ASSIGN_OR_RETURN(std::vector<at::Device> devices, ParseDevices(options.device));
+  if (devices.size() != 1) return absl::InvalidArgumentError("a model runs on exactly one device");
+  ASSIGN_OR_RETURN(std::unique_ptr<DeviceContext> context, DeviceContext::Create(devices[0]));
+  const at::Device device = context->device();
   if (device.is_cpu() && options.dtype == at::kHalf) {
     return absl::InvalidArgumentError("float16 is for GPUs; use float32 or bfloat16 on the CPU");
   }
   const at::TensorOptions tensor_options = at::TensorOptions().device(device).dtype(options.dtype);
+  const at::MemoryFormat memory_format = device.is_cuda() ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  const PaddingImpl padding =
+      options.padding.value_or(device.is_cuda() ? PaddingImpl::kZeroPadFixBorder : PaddingImpl::kReflectPad);
   ModelInfo info{networks->name, device.str(), DtypeName(options.dtype), networks->widths.c4,
                  networks->encoder.ParameterCount() + networks->decoder.ParameterCount()};
   try {
-    ConvNet encoder = networks->encoder.To(tensor_options);
-    ConvNet decoder = networks->decoder.To(tensor_options);
-    return std::unique_ptr<AdainModel>(new AdainModel(std::move(networks), std::move(encoder), std::move(decoder),
-                                                      tensor_options, std::move(info)));
+    ConvNet encoder = networks->encoder.To(tensor_options, memory_format, padding);
+    ConvNet decoder = networks->decoder.To(tensor_options, memory_format, padding);
+    return std::unique_ptr<AdainModel>(new AdainModel(std::move(networks), std::move(context), std::move(encoder),
+                                                      std::move(decoder), tensor_options, memory_format,
+                                                      std::move(info)));
   } catch (const std::exception& e) {
     return TorchError("moving the weights to the device", e);
+  }
+}
+
+absl::Status AdainModel::RunOnDevice(const char* what, const std::function<void()>& fn) {
+  try {
+    c10::InferenceMode guard;
+    device_->WithStream(fn);
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    absl::Status status = TorchError(what, e);
+    if (absl::IsResourceExhausted(status)) device_->ReleaseCachedMemory();
+    return status;
   }
 }
 
@@ -100,14 +115,13 @@ absl::StatusOr<StyleStats> AdainModel::EncodeStyle(const at::Tensor& style) {
   if (style.dim() != 4 || style.size(0) != 1 || style.size(1) != 3) {
     return absl::InvalidArgumentError("a style image must be one 3-channel image");
   }
-  try {
-    c10::InferenceMode guard;
-    const at::Tensor features = encoder_.Forward(PadToMinimumSide(style.to(options_)));
-    auto [mean, std] = MeanStd(features);
-    return StyleStats{mean[0].to(at::kCPU, at::kFloat), std[0].to(at::kCPU, at::kFloat)};
-  } catch (const std::exception& e) {
-    return TorchError("encoding the style", e);
-  }
+  StyleStats stats;
+  RETURN_IF_ERROR(RunOnDevice("encoding the style", [&] {
+    const at::Tensor input = PadToMinimumSide(device_->ToDevice(style, options_, memory_format_));
+    auto [mean, std] = MeanStd(encoder_.Forward(input));
+    stats = StyleStats{device_->ToHost(mean[0]), device_->ToHost(std[0])};
+  }));
+  return stats;
 }
 
 absl::StatusOr<at::Tensor> AdainModel::Stylize(const at::Tensor& contents, const at::Tensor& style_mean,
@@ -123,17 +137,17 @@ absl::StatusOr<at::Tensor> AdainModel::Stylize(const at::Tensor& contents, const
   }
   const int64_t height = contents.size(2);
   const int64_t width = contents.size(3);
-  try {
-    c10::InferenceMode guard;
+  at::Tensor result;
+  RETURN_IF_ERROR(RunOnDevice("stylizing", [&] {
     const at::Device device = options_.device();
-    const at::Tensor features = encoder_.Forward(PadToMinimumSide(contents.to(options_)));
+    const at::Tensor input = PadToMinimumSide(device_->ToDevice(contents, options_, memory_format_));
+    const at::Tensor features = encoder_.Forward(input);
     const at::Tensor target = AdaIn(features, style_mean.to(device), style_std.to(device), alpha.to(device));
     // The decoder returns sides rounded up to a multiple of 8; crop back to the input size.
-    at::Tensor out = decoder_.Forward(target).narrow(2, 0, height).narrow(3, 0, width);
-    return out.clamp(0, 1).to(at::kCPU, at::kFloat).contiguous();
-  } catch (const std::exception& e) {
-    return TorchError("stylizing", e);
-  }
+    const at::Tensor out = decoder_.Forward(target).narrow(2, 0, height).narrow(3, 0, width).clamp(0, 1);
+    result = device_->ToHost(out);
+  }));
+  return result;
 }
 
 }  // namespace style

@@ -6,9 +6,11 @@
 #define STYLE_SERVER_ADAIN_MODEL_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "server/device.h"
 #include "server/networks.h"
 #include "server/style_model.h"
 
@@ -28,8 +30,11 @@ struct AdainNetworks {
 absl::StatusOr<std::shared_ptr<const AdainNetworks>> LoadAdainNetworks(const std::string& dir);
 
 struct AdainModelOptions {
-  std::string device = "cpu";  // "cpu", "cuda", "cuda:1"
+  std::string device = "cpu";  // "cpu" or "cuda:N"
   at::ScalarType dtype = at::kFloat;
+  // How 3x3 convolutions are reflection-padded (see PaddingImpl). On CUDA the zero-pad-and-fix
+  // form is used, unless this says otherwise.
+  std::optional<PaddingImpl> padding;
 };
 
 class AdainModel : public StyleModel {
@@ -44,13 +49,19 @@ class AdainModel : public StyleModel {
   const ModelInfo& info() const override { return info_; }
 
  private:
-  AdainModel(std::shared_ptr<const AdainNetworks> networks, ConvNet encoder, ConvNet decoder,
-             at::TensorOptions options, ModelInfo info);
+  AdainModel(std::shared_ptr<const AdainNetworks> networks, std::unique_ptr<DeviceContext> device, ConvNet encoder,
+             ConvNet decoder, at::TensorOptions options, at::MemoryFormat memory_format, ModelInfo info);
+
+  // Runs `fn` on the device's stream, turning exceptions into a status (RESOURCE_EXHAUSTED for
+  // out-of-memory, after releasing cached memory; INTERNAL otherwise).
+  absl::Status RunOnDevice(const char* what, const std::function<void()>& fn);
 
   std::shared_ptr<const AdainNetworks> networks_;  // keeps the CPU weights alive
-  ConvNet encoder_;                                // on options_' device and dtype
+  std::unique_ptr<DeviceContext> device_;
+  ConvNet encoder_;  // on options_' device and dtype
   ConvNet decoder_;
   at::TensorOptions options_;
+  at::MemoryFormat memory_format_;  // channels_last on GPUs
   ModelInfo info_;
 };
 

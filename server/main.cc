@@ -19,9 +19,9 @@
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC address to listen on (host:port)");
 ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9090", "address of the Prometheus /metrics endpoint; empty: none");
 ABSL_FLAG(std::string, model_dir, "", "model folder holding encoder.pt and decoder.pt (required)");
-ABSL_FLAG(std::string, device, "cpu", "device for the workers: cpu, cuda, cuda:N");
+ABSL_FLAG(std::string, device, "cpu", "devices for the workers: cpu, cuda:N, a comma-separated list, or cuda (every GPU)");
 ABSL_FLAG(std::string, dtype, "float32", "model precision: float32, float16 (GPU), bfloat16");
-ABSL_FLAG(int, workers, 1, "model workers (each owns a copy of the model state)");
+ABSL_FLAG(int, workers, 1, "model workers per device (each owns its model state and CUDA stream)");
 ABSL_FLAG(int, torch_threads, 0, "LibTorch intra-op threads; 0: one per core");
 ABSL_FLAG(int, codec_threads, 0, "image decode/encode threads; 0: one per core");
 ABSL_FLAG(int, queue_size, 64, "jobs that may wait for a worker; beyond that RESOURCE_EXHAUSTED");
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   if (options.model_dir.empty()) return Fail(absl::InvalidArgumentError("--model_dir is required"));
   options.device = absl::GetFlag(FLAGS_device);
   options.dtype = absl::GetFlag(FLAGS_dtype);
-  options.scheduler.num_workers = absl::GetFlag(FLAGS_workers);
+  options.workers_per_device = absl::GetFlag(FLAGS_workers);
   options.scheduler.max_queue_size = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_queue_size)));
   options.scheduler.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   options.scheduler.batch_timeout = absl::Microseconds(absl::GetFlag(FLAGS_batch_timeout_micros));

@@ -1,5 +1,6 @@
 #include "server/networks.h"
 
+#include <array>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -36,6 +37,28 @@ class LayerBuilder {
   std::vector<Layer> layers_;
   int64_t next_index_ = 0;
 };
+
+// A 3x3 convolution of `x` [N,C,H,W] (H, W >= 2) with one pixel of reflection padding,
+// computed as a zero-padded convolution whose border is then overwritten with exact values.
+// Each border row (column) of the output only sees input rows (columns) 1,0,1 at the top and
+// H-2,H-1,H-2 at the bottom; those 3-row strips, reflection-padded along the other axis, give
+// the exact border through an unpadded convolution.
+at::Tensor ReflectConvFixBorder(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  const int64_t h = x.size(2);
+  const int64_t w = x.size(3);
+  at::Tensor out = at::conv2d(x, weight, bias, /*stride=*/1, /*padding=*/1);
+  // The exact output line at `index` along `dim` from the three input lines it sees.
+  auto fix = [&](int64_t dim, int64_t index, std::array<int64_t, 3> lines) {
+    at::Tensor strip = at::cat({x.narrow(dim, lines[0], 1), x.narrow(dim, lines[1], 1), x.narrow(dim, lines[2], 1)}, dim);
+    strip = dim == 2 ? at::reflection_pad2d(strip, {1, 1, 0, 0}) : at::reflection_pad2d(strip, {0, 0, 1, 1});
+    out.narrow(dim, index, 1).copy_(at::conv2d(strip, weight, bias));
+  };
+  fix(2, 0, {1, 0, 1});
+  fix(2, h - 1, {h - 2, h - 1, h - 2});
+  fix(3, 0, {1, 0, 1});
+  fix(3, w - 1, {w - 2, w - 1, w - 2});
+  return out;
+}
 
 std::string ShapeString(at::IntArrayRef shape) { return absl::StrCat("[", absl::StrJoin(shape, ","), "]"); }
 
@@ -89,8 +112,8 @@ absl::StatusOr<NetworkWidths> InferWidths(const TensorMap& encoder, const std::s
   return w;
 }
 
-ConvNet::ConvNet(std::vector<Layer> layers, TensorMap weights)
-    : layers_(std::move(layers)), weights_(std::move(weights)) {
+ConvNet::ConvNet(std::vector<Layer> layers, TensorMap weights, PaddingImpl padding)
+    : layers_(std::move(layers)), padding_(padding), weights_(std::move(weights)) {
   for (const Layer& layer : layers_) {
     if (layer.kind != Layer::Kind::kConv) continue;
     conv_params_.emplace_back(weights_.at(absl::StrCat(layer.index, ".weight")),
@@ -129,8 +152,13 @@ at::Tensor ConvNet::Forward(const at::Tensor& input, std::vector<at::Tensor>* ta
     switch (layer.kind) {
       case Layer::Kind::kConv: {
         const auto& [weight, bias] = conv_params_[conv++];
-        if (layer.kernel == 3) x = at::reflection_pad2d(x, {1, 1, 1, 1});
-        x = at::conv2d(x, weight, bias);
+        if (layer.kernel != 3) {
+          x = at::conv2d(x, weight, bias);
+        } else if (padding_ == PaddingImpl::kZeroPadFixBorder) {
+          x = ReflectConvFixBorder(x, weight, bias);
+        } else {
+          x = at::conv2d(at::reflection_pad2d(x, {1, 1, 1, 1}), weight, bias);
+        }
         break;
       }
       case Layer::Kind::kRelu:
@@ -148,10 +176,13 @@ at::Tensor ConvNet::Forward(const at::Tensor& input, std::vector<at::Tensor>* ta
   return x;
 }
 
-ConvNet ConvNet::To(const at::TensorOptions& options) const {
+ConvNet ConvNet::To(const at::TensorOptions& options, at::MemoryFormat memory_format, PaddingImpl padding) const {
   TensorMap moved;
-  for (const auto& [name, tensor] : weights_) moved.emplace(name, tensor.to(options));
-  return ConvNet(layers_, std::move(moved));
+  for (const auto& [name, tensor] : weights_) {
+    at::Tensor t = tensor.to(options);
+    moved.emplace(name, t.dim() == 4 ? t.contiguous(memory_format) : t.contiguous());
+  }
+  return ConvNet(layers_, std::move(moved), padding);
 }
 
 int64_t ConvNet::ParameterCount() const {

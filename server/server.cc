@@ -5,8 +5,11 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "server/adain_model.h"
+#include "server/device.h"
 #include "server/image_codec.h"
 
 namespace style {
@@ -18,19 +21,32 @@ absl::StatusOr<at::ScalarType> ParseDtype(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat("unknown dtype \"", name, "\"; use float32, float16 or bfloat16"));
 }
 
-absl::StatusOr<std::unique_ptr<StyleServer>> StyleServer::Start(const ServerOptions& options, ModelFactory factory) {
+absl::StatusOr<std::unique_ptr<StyleServer>> StyleServer::Start(const ServerOptions& given_options,
+                                                                ModelFactory factory) {
   std::unique_ptr<StyleServer> server(new StyleServer());
-  server->options_ = options;
+  server->options_ = given_options;
+  ServerOptions& options = server->options_;
   if (absl::Status s = InitImageCodec(); !s.ok()) return s;
 
   if (!factory) {
     auto dtype = ParseDtype(options.dtype);
     if (!dtype.ok()) return dtype.status();
-    // Fail fast on bad weights, before listening; the workers share these CPU tensors.
+    auto devices = ParseDevices(options.device);
+    if (!devices.ok()) return devices.status();
+    if (options.workers_per_device < 1) return absl::InvalidArgumentError("workers per device must be at least 1");
+    options.scheduler.num_workers = options.workers_per_device * static_cast<int>(devices->size());
+    if (std::any_of(devices->begin(), devices->end(), [](const at::Device& d) { return d.is_cuda(); })) {
+      ConfigureCudaForInference();
+    }
+    // Fail fast on bad weights, before listening; the workers copy these CPU tensors.
     auto networks = LoadAdainNetworks(options.model_dir);
     if (!networks.ok()) return networks.status();
-    factory = [networks = *networks, model_options = AdainModelOptions{options.device, *dtype}](int)
+    // Worker i runs on device i % devices: workers of one device are spread evenly.
+    factory = [networks = *networks, devices = *devices, dtype = *dtype](int index)
         -> absl::StatusOr<std::unique_ptr<StyleModel>> {
+      AdainModelOptions model_options;
+      model_options.device = devices[static_cast<size_t>(index) % devices.size()].str();
+      model_options.dtype = dtype;
       auto model = AdainModel::Create(networks, model_options);
       if (!model.ok()) return model.status();
       return std::unique_ptr<StyleModel>(std::move(*model));

@@ -27,8 +27,9 @@ struct ServerOptions {
   std::string listen_address = "0.0.0.0:50051";  // port 0 picks a free port (tests)
   std::string metrics_address = "0.0.0.0:9090";  // empty: no /metrics endpoint
   std::string model_dir;                          // encoder.pt + decoder.pt
-  std::string device = "cpu";
+  std::string device = "cpu";                     // cpu, cuda:N, a list, or cuda (every GPU)
   std::string dtype = "float32";                  // float32, float16 (GPU), bfloat16
+  int workers_per_device = 1;                     // with the AdainModel; sets scheduler.num_workers
   SchedulerOptions scheduler;
   ServiceOptions service;
   int codec_threads = 2;                          // decode/encode threads

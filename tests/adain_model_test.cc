@@ -66,6 +66,26 @@ TEST(NetworksTest, EncoderTapsAndDecoderRoundsSidesUpToMultiplesOfEight) {
   EXPECT_EQ(decoder->Forward(f).sizes(), at::IntArrayRef({1, 3, 48, 32}));
 }
 
+TEST(NetworksTest, ZeroPadWithBorderFixEqualsReflectionPadding) {
+  const NetworkWidths small{4, 8, 8, 16};
+  auto encoder = ConvNet::Create(EncoderLayers(small), RandomWeights(EncoderLayers(small)), "enc");
+  auto decoder = ConvNet::Create(DecoderLayers(small), RandomWeights(DecoderLayers(small)), "dec");
+  ASSERT_TRUE(encoder.ok() && decoder.ok());
+  const at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat);
+  for (auto format : {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
+    ConvNet fast_encoder = encoder->To(f32, format, PaddingImpl::kZeroPadFixBorder);
+    ConvNet fast_decoder = decoder->To(f32, format, PaddingImpl::kZeroPadFixBorder);
+    for (auto [h, w] : {std::pair{16, 16}, std::pair{17, 40}, std::pair{33, 9 + 8}, std::pair{64, 23}}) {
+      at::Tensor x = at::rand({2, 3, h, w}).contiguous(format);
+      std::vector<at::Tensor> taps, fast_taps;
+      at::Tensor reference = decoder->Forward(encoder->Forward(x, &taps));
+      at::Tensor fast = fast_decoder.Forward(fast_encoder.Forward(x, &fast_taps));
+      EXPECT_TRUE(at::allclose(fast, reference, 1e-4, 1e-5)) << h << "x" << w;
+      for (size_t i = 0; i < taps.size(); ++i) EXPECT_TRUE(at::allclose(fast_taps[i], taps[i], 1e-4, 1e-5));
+    }
+  }
+}
+
 TEST(NetworksTest, MisshapenOrMissingTensorIsNamed) {
   const NetworkWidths vgg;
   TensorMap weights = RandomWeights(DecoderLayers(vgg));
