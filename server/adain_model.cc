@@ -135,19 +135,24 @@ absl::StatusOr<at::Tensor> AdainModel::Stylize(const at::Tensor& contents, const
       alpha.sizes() != at::IntArrayRef({n})) {
     return absl::InvalidArgumentError("style statistics or alpha do not match the batch");
   }
-  const int64_t height = contents.size(2);
-  const int64_t width = contents.size(3);
   at::Tensor result;
   RETURN_IF_ERROR(RunOnDevice("stylizing", [&] {
     const at::Device device = options_.device();
-    const at::Tensor input = PadToMinimumSide(device_->ToDevice(contents, options_, memory_format_));
-    const at::Tensor features = encoder_.Forward(input);
-    const at::Tensor target = AdaIn(features, style_mean.to(device), style_std.to(device), alpha.to(device));
-    // The decoder returns sides rounded up to a multiple of 8; crop back to the input size.
-    const at::Tensor out = decoder_.Forward(target).narrow(2, 0, height).narrow(3, 0, width).clamp(0, 1);
+    const at::Tensor out = Forward(device_->ToDevice(contents, options_, memory_format_), style_mean.to(device),
+                                   style_std.to(device), alpha.to(device));
     result = device_->ToHost(out);
   }));
   return result;
+}
+
+at::Tensor AdainModel::Forward(const at::Tensor& contents, const at::Tensor& style_mean, const at::Tensor& style_std,
+                               const at::Tensor& alpha) const {
+  const int64_t height = contents.size(2);
+  const int64_t width = contents.size(3);
+  const at::Tensor features = encoder_.Forward(PadToMinimumSide(contents));
+  const at::Tensor target = AdaIn(features, style_mean, style_std, alpha);
+  // The decoder returns sides rounded up to a multiple of 8; crop back to the input size.
+  return decoder_.Forward(target).narrow(2, 0, height).narrow(3, 0, width).clamp(0, 1);
 }
 
 }  // namespace style

@@ -48,6 +48,15 @@ class AdainModel : public StyleModel {
                                      const at::Tensor& style_std, const at::Tensor& alpha) override;
   const ModelInfo& info() const override { return info_; }
 
+  // The network alone, for benchmarks: `contents` already on the device in the model's dtype
+  // and layout, statistics [N,C] on the device. Returns the device tensor; call from within
+  // device().WithStream. Throws like LibTorch.
+  at::Tensor Forward(const at::Tensor& contents, const at::Tensor& style_mean, const at::Tensor& style_std,
+                     const at::Tensor& alpha) const;
+  DeviceContext& device() { return *device_; }
+  const at::TensorOptions& tensor_options() const { return options_; }
+  at::MemoryFormat memory_format() const { return memory_format_; }
+
  private:
   AdainModel(std::shared_ptr<const AdainNetworks> networks, std::unique_ptr<DeviceContext> device, ConvNet encoder,
              ConvNet decoder, at::TensorOptions options, at::MemoryFormat memory_format, ModelInfo info);

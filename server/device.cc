@@ -23,6 +23,7 @@ class CpuContext : public DeviceContext {
     return host.to(options).contiguous(memory_format);
   }
   at::Tensor ToHost(const at::Tensor& tensor) override { return tensor.to(at::kFloat).contiguous(); }
+  void Synchronize() override {}
   void ReleaseCachedMemory() override {}
 };
 
@@ -50,6 +51,7 @@ class CudaContext : public DeviceContext {
     stream_.synchronize();
     return pinned;
   }
+  void Synchronize() override { stream_.synchronize(); }
   void ReleaseCachedMemory() override { c10::cuda::CUDACachingAllocator::emptyCache(); }
 
  private:

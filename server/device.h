@@ -31,6 +31,8 @@ class DeviceContext {
                               at::MemoryFormat memory_format) = 0;
   // Device -> host float32; returns once the copy is done.
   virtual at::Tensor ToHost(const at::Tensor& tensor) = 0;
+  // Waits for the work queued on this context's stream (benchmarks).
+  virtual void Synchronize() = 0;
   // After an out-of-memory error: frees the allocator's cached blocks so that a smaller retry
   // can succeed.
   virtual void ReleaseCachedMemory() = 0;

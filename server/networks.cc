@@ -156,6 +156,8 @@ at::Tensor ConvNet::Forward(const at::Tensor& input, std::vector<at::Tensor>* ta
           x = at::conv2d(x, weight, bias);
         } else if (padding_ == PaddingImpl::kZeroPadFixBorder) {
           x = ReflectConvFixBorder(x, weight, bias);
+        } else if (padding_ == PaddingImpl::kZeroPadInexact) {
+          x = at::conv2d(x, weight, bias, /*stride=*/1, /*padding=*/1);
         } else {
           x = at::conv2d(at::reflection_pad2d(x, {1, 1, 1, 1}), weight, bias);
         }

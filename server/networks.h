@@ -54,6 +54,8 @@ enum class PaddingImpl {
   // border recomputed from reflected strips. On a GPU the reference's pad kernels cost about
   // two thirds of the network's time; this costs four thin convolutions per layer.
   kZeroPadFixBorder,
+  // Zero padding only: wrong border pixels. A speed bound for benchmarks, never for serving.
+  kZeroPadInexact,
 };
 
 // A sequential convolutional network: layers plus their weights.
