@@ -14,6 +14,8 @@ if [ ! -d /opt/deps/usr ]; then
 fi
 export PKG_CONFIG_SYSROOT_DIR=/opt/deps
 export PKG_CONFIG_LIBDIR=/opt/deps/usr/lib/x86_64-linux-gnu/pkgconfig:/opt/deps/usr/share/pkgconfig
+# The code generators (protoc, grpc_cpp_plugin) run from the bundle too.
+export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 TORCH=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 if [ ! -f build-gpu/build.ninja ]; then
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTYLE_CUDA=ON -DSTYLE_BUILD_TESTS=OFF \
