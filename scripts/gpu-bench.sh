@@ -23,10 +23,11 @@ echo "CPU cores: $(nproc)" | tee -a "$OUT/bench.log"
 if [ "$part" = model ] || [ "$part" = all ]; then
   log "model level"
   build-gpu/bench/bench_model --model_dir=$MODEL --device=cuda:0 --dtype=float16 --sizes=256,512,1024 \
-    --batches=1,4,8,16,32,64 --paddings=fix --seconds=1 \
+    --batches=1,4,8,16,32,64 --paddings=fix+fuse+graph --seconds=1 \
     --parity_content=$IMAGES/content.jpg --parity_style=$IMAGES/style.jpg --json="$OUT/model_fix.json" | tee -a "$OUT/bench.log"
   build-gpu/bench/bench_model --model_dir=$MODEL --device=cuda:0 --dtype=float16 --sizes=512 \
-    --batches=8,32 --paddings=reflect,zero --seconds=1 --json="$OUT/model_padding.json" | tee -a "$OUT/bench.log"
+    --batches=1,8,32 --paddings=reflect,fix,fix+fuse,fix+fuse+graph,zero,zero+fuse+graph --seconds=1 \
+    --json="$OUT/model_padding.json" | tee -a "$OUT/bench.log"
   log "PyTorch baselines"
   PYTHONUNBUFFERED=1 python3 tools/baseline_pytorch.py --model-dir=$MODEL --sizes=256,512,1024 --seconds=2 \
     --json="$OUT/baseline.json" 2>&1 | grep -v Warning | tee -a "$OUT/bench.log"

@@ -89,8 +89,9 @@ absl::StatusOr<std::unique_ptr<AdainModel>> AdainModel::Create(std::shared_ptr<c
   ModelInfo info{networks->name, device.str(), DtypeName(options.dtype), networks->widths.c4,
                  networks->encoder.ParameterCount() + networks->decoder.ParameterCount()};
   try {
-    ConvNet encoder = networks->encoder.To(tensor_options, memory_format, padding);
-    ConvNet decoder = networks->decoder.To(tensor_options, memory_format, padding);
+    ConvNet encoder = networks->encoder.To(tensor_options, memory_format, padding, options.fuse_relu);
+    ConvNet decoder = networks->decoder.To(tensor_options, memory_format, padding, options.fuse_relu);
+    context->set_use_graphs(options.cuda_graphs);
     return std::unique_ptr<AdainModel>(new AdainModel(std::move(networks), std::move(context), std::move(encoder),
                                                       std::move(decoder), tensor_options, memory_format,
                                                       std::move(info)));
@@ -138,8 +139,10 @@ absl::StatusOr<at::Tensor> AdainModel::Stylize(const at::Tensor& contents, const
   at::Tensor result;
   RETURN_IF_ERROR(RunOnDevice("stylizing", [&] {
     const at::Device device = options_.device();
-    const at::Tensor out = Forward(device_->ToDevice(contents, options_, memory_format_), style_mean.to(device),
-                                   style_std.to(device), alpha.to(device));
+    const at::Tensor out = device_->RunGraphed(
+        {device_->ToDevice(contents, options_, memory_format_), style_mean.to(device), style_std.to(device),
+         alpha.to(device)},
+        [this](const std::vector<at::Tensor>& in) { return Forward(in[0], in[1], in[2], in[3]); });
     result = device_->ToHost(out);
   }));
   return result;

@@ -35,6 +35,9 @@ struct AdainModelOptions {
   // How 3x3 convolutions are reflection-padded (see PaddingImpl). On CUDA the zero-pad-and-fix
   // form is used, unless this says otherwise.
   std::optional<PaddingImpl> padding;
+  // CUDA only: cuDNN's fused convolution+ReLU, and CUDA graphs replayed per batch shape.
+  bool fuse_relu = true;
+  bool cuda_graphs = true;
 };
 
 class AdainModel : public StyleModel {

@@ -1,11 +1,15 @@
 #include "server/device.h"
 
+#include <map>
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 #ifdef STYLE_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -23,6 +27,9 @@ class CpuContext : public DeviceContext {
     return host.to(options).contiguous(memory_format);
   }
   at::Tensor ToHost(const at::Tensor& tensor) override { return tensor.to(at::kFloat).contiguous(); }
+  at::Tensor RunGraphed(const std::vector<at::Tensor>& inputs, const Forward& forward) override {
+    return forward(inputs);
+  }
   void Synchronize() override {}
   void ReleaseCachedMemory() override {}
 };
@@ -51,11 +58,48 @@ class CudaContext : public DeviceContext {
     stream_.synchronize();
     return pinned;
   }
+  at::Tensor RunGraphed(const std::vector<at::Tensor>& inputs, const Forward& forward) override {
+    if (!use_graphs_) return forward(inputs);
+    std::vector<std::vector<int64_t>> key;
+    for (const at::Tensor& t : inputs) key.emplace_back(t.sizes().vec());
+    auto it = graphs_.find(key);
+    if (it == graphs_.end()) {
+      // The first call of a shape runs eagerly (cuDNN autotunes then); the second captures.
+      if (seen_.insert(key).second || graphs_.size() >= kMaxGraphs) return forward(inputs);
+      auto entry = std::make_unique<GraphEntry>();
+      for (const at::Tensor& t : inputs) entry->inputs.push_back(t.clone());
+      stream_.synchronize();
+      // Thread-local capture: other workers on this GPU keep running while this one captures.
+      entry->graph.capture_begin(pool_, cudaStreamCaptureModeThreadLocal);
+      entry->output = forward(entry->inputs);
+      entry->graph.capture_end();
+      it = graphs_.emplace(key, std::move(entry)).first;
+    }
+    GraphEntry& entry = *it->second;
+    for (size_t i = 0; i < inputs.size(); ++i) entry.inputs[i].copy_(inputs[i], /*non_blocking=*/true);
+    entry.graph.replay();
+    return entry.output;
+  }
   void Synchronize() override { stream_.synchronize(); }
-  void ReleaseCachedMemory() override { c10::cuda::CUDACachingAllocator::emptyCache(); }
+  void ReleaseCachedMemory() override {
+    graphs_.clear();  // their memory pools are the largest cached blocks
+    c10::cuda::CUDACachingAllocator::emptyCache();
+  }
 
  private:
+  struct GraphEntry {
+    at::cuda::CUDAGraph graph;
+    std::vector<at::Tensor> inputs;  // static: each replay reads these
+    at::Tensor output;               // static: each replay writes this
+  };
+  // Each graph holds its activations; past this many shapes, new shapes run eagerly.
+  static constexpr size_t kMaxGraphs = 48;
+
   c10::cuda::CUDAStream stream_;
+  // One memory pool shared by this worker's graphs: they never run at the same time.
+  decltype(at::cuda::graph_pool_handle()) pool_ = at::cuda::graph_pool_handle();
+  std::map<std::vector<std::vector<int64_t>>, std::unique_ptr<GraphEntry>> graphs_;
+  std::set<std::vector<std::vector<int64_t>>> seen_;
 };
 #endif
 

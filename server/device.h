@@ -31,6 +31,15 @@ class DeviceContext {
                               at::MemoryFormat memory_format) = 0;
   // Device -> host float32; returns once the copy is done.
   virtual at::Tensor ToHost(const at::Tensor& tensor) = 0;
+  // Runs `forward(inputs)`; on CUDA with graphs enabled, from the second call with the same
+  // input shapes on, by replaying a CUDA graph captured from it (one launch instead of
+  // hundreds: what makes small batches fast). The result of a replay lives in the graph's
+  // static memory: consume it (ToHost) before the next call. `forward` must not synchronize.
+  using Forward = std::function<at::Tensor(const std::vector<at::Tensor>&)>;
+  virtual at::Tensor RunGraphed(const std::vector<at::Tensor>& inputs, const Forward& forward) = 0;
+  // Graphs on or off (default off; used only on CUDA).
+  void set_use_graphs(bool on) { use_graphs_ = on; }
+
   // Waits for the work queued on this context's stream (benchmarks).
   virtual void Synchronize() = 0;
   // After an out-of-memory error: frees the allocator's cached blocks so that a smaller retry
@@ -40,6 +49,7 @@ class DeviceContext {
  protected:
   explicit DeviceContext(const at::Device& device) : device_(device) {}
   at::Device device_;
+  bool use_graphs_ = false;
 };
 
 // Parses a --device value into devices: "cpu", "cuda:N", a comma-separated list, or "cuda"

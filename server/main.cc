@@ -21,6 +21,8 @@ ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9090", "address of the Prometheu
 ABSL_FLAG(std::string, model_dir, "", "model folder holding encoder.pt and decoder.pt (required)");
 ABSL_FLAG(std::string, device, "cpu", "devices for the workers: cpu, cuda:N, a comma-separated list, or cuda (every GPU)");
 ABSL_FLAG(std::string, dtype, "float32", "model precision: float32, float16 (GPU), bfloat16");
+ABSL_FLAG(bool, fuse_relu, true, "CUDA: run each convolution and its ReLU as one cuDNN call");
+ABSL_FLAG(bool, cuda_graphs, true, "CUDA: capture and replay a CUDA graph per batch shape");
 ABSL_FLAG(int, workers, 1, "model workers per device (each owns its model state and CUDA stream)");
 ABSL_FLAG(int, torch_threads, 0, "LibTorch intra-op threads; 0: one per core");
 ABSL_FLAG(int, codec_threads, 0, "image decode/encode threads; 0: one per core");
@@ -92,6 +94,8 @@ int main(int argc, char** argv) {
   options.device = absl::GetFlag(FLAGS_device);
   options.dtype = absl::GetFlag(FLAGS_dtype);
   options.workers_per_device = absl::GetFlag(FLAGS_workers);
+  options.fuse_relu = absl::GetFlag(FLAGS_fuse_relu);
+  options.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
   options.scheduler.max_queue_size = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_queue_size)));
   options.scheduler.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   options.scheduler.batch_timeout = absl::Microseconds(absl::GetFlag(FLAGS_batch_timeout_micros));

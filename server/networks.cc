@@ -43,15 +43,20 @@ class LayerBuilder {
 // Each border row (column) of the output only sees input rows (columns) 1,0,1 at the top and
 // H-2,H-1,H-2 at the bottom; those 3-row strips, reflection-padded along the other axis, give
 // the exact border through an unpadded convolution.
-at::Tensor ReflectConvFixBorder(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+// With `fused_relu` the main convolution runs as cuDNN's fused convolution+ReLU and the
+// border is recomputed with the ReLU applied.
+at::Tensor ReflectConvFixBorder(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                                bool fused_relu) {
   const int64_t h = x.size(2);
   const int64_t w = x.size(3);
-  at::Tensor out = at::conv2d(x, weight, bias, /*stride=*/1, /*padding=*/1);
+  at::Tensor out = fused_relu ? at::cudnn_convolution_relu(x, weight, bias, {1, 1}, {1, 1}, {1, 1}, 1)
+                              : at::conv2d(x, weight, bias, /*stride=*/1, /*padding=*/1);
   // The exact output line at `index` along `dim` from the three input lines it sees.
   auto fix = [&](int64_t dim, int64_t index, std::array<int64_t, 3> lines) {
     at::Tensor strip = at::cat({x.narrow(dim, lines[0], 1), x.narrow(dim, lines[1], 1), x.narrow(dim, lines[2], 1)}, dim);
     strip = dim == 2 ? at::reflection_pad2d(strip, {1, 1, 0, 0}) : at::reflection_pad2d(strip, {0, 0, 1, 1});
-    out.narrow(dim, index, 1).copy_(at::conv2d(strip, weight, bias));
+    at::Tensor line = at::conv2d(strip, weight, bias);
+    out.narrow(dim, index, 1).copy_(fused_relu ? at::relu(line) : line);
   };
   fix(2, 0, {1, 0, 1});
   fix(2, h - 1, {h - 2, h - 1, h - 2});
@@ -112,8 +117,8 @@ absl::StatusOr<NetworkWidths> InferWidths(const TensorMap& encoder, const std::s
   return w;
 }
 
-ConvNet::ConvNet(std::vector<Layer> layers, TensorMap weights, PaddingImpl padding)
-    : layers_(std::move(layers)), padding_(padding), weights_(std::move(weights)) {
+ConvNet::ConvNet(std::vector<Layer> layers, TensorMap weights, PaddingImpl padding, bool fuse_relu)
+    : layers_(std::move(layers)), padding_(padding), fuse_relu_(fuse_relu), weights_(std::move(weights)) {
   for (const Layer& layer : layers_) {
     if (layer.kind != Layer::Kind::kConv) continue;
     conv_params_.emplace_back(weights_.at(absl::StrCat(layer.index, ".weight")),
@@ -145,21 +150,39 @@ absl::StatusOr<ConvNet> ConvNet::Create(std::vector<Layer> layers, TensorMap wei
   return ConvNet(std::move(layers), std::move(used));
 }
 
+at::Tensor ConvNet::Conv3x3(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            bool relu) const {
+  switch (padding_) {
+    case PaddingImpl::kZeroPadFixBorder:
+      return ReflectConvFixBorder(x, weight, bias, relu);
+    case PaddingImpl::kZeroPadInexact:
+      return relu ? at::cudnn_convolution_relu(x, weight, bias, {1, 1}, {1, 1}, {1, 1}, 1)
+                  : at::conv2d(x, weight, bias, /*stride=*/1, /*padding=*/1);
+    case PaddingImpl::kReflectPad:
+      break;
+  }
+  const at::Tensor padded = at::reflection_pad2d(x, {1, 1, 1, 1});
+  return relu ? at::cudnn_convolution_relu(padded, weight, bias, {1, 1}, {0, 0}, {1, 1}, 1)
+              : at::conv2d(padded, weight, bias);
+}
+
 at::Tensor ConvNet::Forward(const at::Tensor& input, std::vector<at::Tensor>* taps) const {
   at::Tensor x = input;
   size_t conv = 0;
-  for (const Layer& layer : layers_) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& layer = layers_[i];
     switch (layer.kind) {
       case Layer::Kind::kConv: {
         const auto& [weight, bias] = conv_params_[conv++];
         if (layer.kernel != 3) {
           x = at::conv2d(x, weight, bias);
-        } else if (padding_ == PaddingImpl::kZeroPadFixBorder) {
-          x = ReflectConvFixBorder(x, weight, bias);
-        } else if (padding_ == PaddingImpl::kZeroPadInexact) {
-          x = at::conv2d(x, weight, bias, /*stride=*/1, /*padding=*/1);
-        } else {
-          x = at::conv2d(at::reflection_pad2d(x, {1, 1, 1, 1}), weight, bias);
+          break;
+        }
+        const bool fuse = fuse_relu_ && i + 1 < layers_.size() && layers_[i + 1].kind == Layer::Kind::kRelu;
+        x = Conv3x3(x, weight, bias, fuse);
+        if (fuse) {
+          ++i;  // the ReLU is done
+          if (layers_[i].tap && taps != nullptr) taps->push_back(x);
         }
         break;
       }
@@ -178,13 +201,25 @@ at::Tensor ConvNet::Forward(const at::Tensor& input, std::vector<at::Tensor>* ta
   return x;
 }
 
-ConvNet ConvNet::To(const at::TensorOptions& options, at::MemoryFormat memory_format, PaddingImpl padding) const {
+ConvNet ConvNet::To(const at::TensorOptions& options, at::MemoryFormat memory_format, PaddingImpl padding,
+                    bool fuse_relu) const {
   TensorMap moved;
   for (const auto& [name, tensor] : weights_) {
     at::Tensor t = tensor.to(options);
     moved.emplace(name, t.dim() == 4 ? t.contiguous(memory_format) : t.contiguous());
   }
-  return ConvNet(layers_, std::move(moved), padding);
+  ConvNet net(layers_, std::move(moved), padding, fuse_relu && options.device().is_cuda());
+  if (net.fuse_relu_) {
+    // Not every cuDNN build or dtype has the fused kernel: try it once on a small input.
+    try {
+      const auto& [weight, bias] = net.conv_params_.at(1);
+      (void)at::cudnn_convolution_relu(at::zeros({1, weight.size(1), 8, 8}, weight.options()).contiguous(memory_format),
+                                       weight, bias, {1, 1}, {1, 1}, {1, 1}, 1);
+    } catch (const std::exception&) {
+      net.fuse_relu_ = false;
+    }
+  }
+  return net;
 }
 
 int64_t ConvNet::ParameterCount() const {

@@ -73,8 +73,12 @@ class ConvNet {
 
   // A copy with every weight moved to `options` (device and dtype), in `memory_format`
   // (channels_last is the fast layout for half precision on GPUs), padding by `padding`.
+  // With `fuse_relu` on a CUDA device, each convolution followed by a ReLU runs as one cuDNN
+  // call (cudnn_convolution_relu), saving a pass over the activations; if cuDNN refuses the
+  // fused call for these weights, the copy quietly runs them unfused.
   ConvNet To(const at::TensorOptions& options, at::MemoryFormat memory_format = at::MemoryFormat::Contiguous,
-             PaddingImpl padding = PaddingImpl::kReflectPad) const;
+             PaddingImpl padding = PaddingImpl::kReflectPad, bool fuse_relu = false) const;
+  bool fuses_relu() const { return fuse_relu_; }
 
   // The weights by name, e.g. for an optimizer or for saving.
   const TensorMap& weights() const { return weights_; }
@@ -82,10 +86,14 @@ class ConvNet {
   int64_t ParameterCount() const;
 
  private:
-  ConvNet(std::vector<Layer> layers, TensorMap weights, PaddingImpl padding = PaddingImpl::kReflectPad);
+  ConvNet(std::vector<Layer> layers, TensorMap weights, PaddingImpl padding = PaddingImpl::kReflectPad,
+          bool fuse_relu = false);
+  // One 3x3 convolution with reflection semantics, by padding_, optionally with the ReLU fused.
+  at::Tensor Conv3x3(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, bool relu) const;
 
   std::vector<Layer> layers_;
   PaddingImpl padding_;
+  bool fuse_relu_;
   TensorMap weights_;
   // Pointers into weights_ per layer, so that Forward does no map lookups.
   std::vector<std::pair<at::Tensor, at::Tensor>> conv_params_;

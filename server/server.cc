@@ -42,11 +42,14 @@ absl::StatusOr<std::unique_ptr<StyleServer>> StyleServer::Start(const ServerOpti
     auto networks = LoadAdainNetworks(options.model_dir);
     if (!networks.ok()) return networks.status();
     // Worker i runs on device i % devices: workers of one device are spread evenly.
-    factory = [networks = *networks, devices = *devices, dtype = *dtype](int index)
+    factory = [networks = *networks, devices = *devices, dtype = *dtype, fuse = options.fuse_relu,
+               graphs = options.cuda_graphs](int index)
         -> absl::StatusOr<std::unique_ptr<StyleModel>> {
       AdainModelOptions model_options;
       model_options.device = devices[static_cast<size_t>(index) % devices.size()].str();
       model_options.dtype = dtype;
+      model_options.fuse_relu = fuse;
+      model_options.cuda_graphs = graphs;
       auto model = AdainModel::Create(networks, model_options);
       if (!model.ok()) return model.status();
       return std::unique_ptr<StyleModel>(std::move(*model));

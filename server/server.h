@@ -30,6 +30,8 @@ struct ServerOptions {
   std::string device = "cpu";                     // cpu, cuda:N, a list, or cuda (every GPU)
   std::string dtype = "float32";                  // float32, float16 (GPU), bfloat16
   int workers_per_device = 1;                     // with the AdainModel; sets scheduler.num_workers
+  bool fuse_relu = true;                          // CUDA: cuDNN fused convolution+ReLU
+  bool cuda_graphs = true;                        // CUDA: replay captured graphs per batch shape
   SchedulerOptions scheduler;
   ServiceOptions service;
   int codec_threads = 2;                          // decode/encode threads
