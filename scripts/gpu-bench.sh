@@ -37,7 +37,7 @@ if [ "$part" = e2e ] || [ "$part" = all ]; then
   log "end to end"
   CLI="build-gpu/client/styletransfer --server 127.0.0.1:50151"
   build-gpu/server/styletransfer-server --model_dir=$MODEL --device=cuda --dtype=float16 --workers=2 \
-    --max_batch_size=32 --batch_timeout_micros=2000 --codec_threads="$(nproc)" --warmup_shapes=512x512 \
+    --max_batch_size=32 --batch_timeout_micros=0 --codec_threads="$(nproc)" --warmup_shapes=512x512 \
     --queue_size=2048 --max_in_flight=4096 --listen=127.0.0.1:50151 --metrics_listen= \
     2>"$OUT/server.log" &
   server=$!

@@ -1,6 +1,9 @@
 #include "server/device.h"
 
+#include <cstdio>
 #include <map>
+#include <mutex>
+#include <shared_mutex>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -59,22 +62,26 @@ class CudaContext : public DeviceContext {
     return pinned;
   }
   at::Tensor RunGraphed(const std::vector<at::Tensor>& inputs, const Forward& forward) override {
-    if (!use_graphs_) return forward(inputs);
+    if (!use_graphs_) {
+      std::shared_lock<std::shared_mutex> shared(CaptureMutex());
+      return forward(inputs);
+    }
     std::vector<std::vector<int64_t>> key;
     for (const at::Tensor& t : inputs) key.emplace_back(t.sizes().vec());
     auto it = graphs_.find(key);
     if (it == graphs_.end()) {
       // The first call of a shape runs eagerly (cuDNN autotunes then); the second captures.
-      if (seen_.insert(key).second || graphs_.size() >= kMaxGraphs) return forward(inputs);
-      auto entry = std::make_unique<GraphEntry>();
-      for (const at::Tensor& t : inputs) entry->inputs.push_back(t.clone());
-      stream_.synchronize();
-      // Thread-local capture: other workers on this GPU keep running while this one captures.
-      entry->graph.capture_begin(pool_, cudaStreamCaptureModeThreadLocal);
-      entry->output = forward(entry->inputs);
-      entry->graph.capture_end();
-      it = graphs_.emplace(key, std::move(entry)).first;
+      if (seen_.insert(key).second || graphs_.size() >= kMaxGraphs) {
+        std::shared_lock<std::shared_mutex> shared(CaptureMutex());
+        return forward(inputs);
+      }
+      it = Capture(key, inputs, forward);
+      if (it == graphs_.end()) {
+        std::shared_lock<std::shared_mutex> shared(CaptureMutex());
+        return forward(inputs);
+      }
     }
+    std::shared_lock<std::shared_mutex> shared(CaptureMutex());
     GraphEntry& entry = *it->second;
     for (size_t i = 0; i < inputs.size(); ++i) entry.inputs[i].copy_(inputs[i], /*non_blocking=*/true);
     entry.graph.replay();
@@ -87,6 +94,47 @@ class CudaContext : public DeviceContext {
   }
 
  private:
+  struct GraphEntry;
+  using GraphMap = std::map<std::vector<std::vector<int64_t>>, std::unique_ptr<GraphEntry>>;
+
+  // Other workers' CUDA work during a capture (their cuDNN autotuning, allocations) breaks it,
+  // so work on a device holds this shared, and a capture holds it alone. Captures are rare:
+  // one per batch shape per worker.
+  static std::shared_mutex& CaptureMutex() {
+    static std::shared_mutex mutex;
+    return mutex;
+  }
+
+  // Captures `forward` for `key`; on failure turns graphs off for this worker (everything keeps
+  // working eagerly) and returns graphs_.end().
+  GraphMap::iterator Capture(const std::vector<std::vector<int64_t>>& key, const std::vector<at::Tensor>& inputs,
+                             const Forward& forward) {
+    std::unique_lock<std::shared_mutex> exclusive(CaptureMutex());
+    auto entry = std::make_unique<GraphEntry>();
+    for (const at::Tensor& t : inputs) entry->inputs.push_back(t.clone());
+    c10::cuda::device_synchronize();
+    try {
+      entry->graph.capture_begin(pool_, cudaStreamCaptureModeThreadLocal);
+      try {
+        entry->output = forward(entry->inputs);
+      } catch (...) {
+        try {
+          entry->graph.capture_end();
+        } catch (...) {
+        }
+        throw;
+      }
+      entry->graph.capture_end();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "CUDA graph capture failed on %s; running eagerly from now on: %s\n",
+                   device_.str().c_str(), e.what());
+      use_graphs_ = false;
+      (void)cudaGetLastError();  // clear the sticky capture error
+      return graphs_.end();
+    }
+    return graphs_.emplace(key, std::move(entry)).first;
+  }
+
   struct GraphEntry {
     at::cuda::CUDAGraph graph;
     std::vector<at::Tensor> inputs;  // static: each replay reads these
@@ -98,7 +146,7 @@ class CudaContext : public DeviceContext {
   c10::cuda::CUDAStream stream_;
   // One memory pool shared by this worker's graphs: they never run at the same time.
   decltype(at::cuda::graph_pool_handle()) pool_ = at::cuda::graph_pool_handle();
-  std::map<std::vector<std::vector<int64_t>>, std::unique_ptr<GraphEntry>> graphs_;
+  GraphMap graphs_;
   std::set<std::vector<std::vector<int64_t>>> seen_;
 };
 #endif
