@@ -112,8 +112,11 @@ class CudaContext : public DeviceContext {
     std::unique_lock<std::shared_mutex> exclusive(CaptureMutex());
     auto entry = std::make_unique<GraphEntry>();
     for (const at::Tensor& t : inputs) entry->inputs.push_back(t.clone());
-    c10::cuda::device_synchronize();
     try {
+      // One eager run on the static buffers first: cuDNN's plan cache must hold every plan the
+      // capture needs, since searching for one inside a capture fails.
+      (void)forward(entry->inputs);
+      c10::cuda::device_synchronize();
       entry->graph.capture_begin(pool_, cudaStreamCaptureModeThreadLocal);
       try {
         entry->output = forward(entry->inputs);

@@ -56,6 +56,11 @@ std::vector<std::unique_ptr<Job>> JobQueue::PopBatch(int max_batch, absl::Durati
                           give_up);
   }
   std::vector<size_t> picked = Compatible(max_batch);
+  // Batches come in powers of two only, so that a GPU worker meets few shapes: each is
+  // autotuned and captured as a CUDA graph at warm-up instead of stalling a live request.
+  size_t size = 1;
+  while (size * 2 <= picked.size()) size *= 2;
+  picked.resize(size);
   std::vector<std::unique_ptr<Job>> batch;
   batch.reserve(picked.size());
   for (size_t i : picked) batch.push_back(std::move(queue_[i]));

@@ -3,7 +3,9 @@
 // Push never blocks: a full queue answers RESOURCE_EXHAUSTED and the job stays with the caller.
 // Workers call PopBatch, which hands out the oldest job together with up to max_batch - 1
 // younger jobs of the same kind and input shape (other jobs keep their places), waiting at most
-// `batch_timeout` after the oldest job's arrival for a batch to fill. Thread-safe.
+// `batch_timeout` after the oldest job's arrival for a batch to fill. Batch sizes are powers of
+// two (13 ready jobs leave as 8, then 4, then 1), so a worker sees at most log2(max) + 1 batch
+// shapes per image size, all of which warm-up can prepare. Thread-safe.
 #ifndef STYLE_SERVER_JOB_QUEUE_H_
 #define STYLE_SERVER_JOB_QUEUE_H_
 

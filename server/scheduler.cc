@@ -71,13 +71,16 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOpti
     for (const auto& [height, width] : options.warmup_shapes) {
       const at::Tensor image = at::full({1, 3, height, width}, 0.5f);
       ASSIGN_OR_RETURN(StyleStats stats, model->EncodeStyle(image));
-      const int64_t n = options.max_batch_size;
-      auto out = model->Stylize(image.expand({n, 3, height, width}).contiguous(),
-                                stats.mean.unsqueeze(0).expand({n, -1}).contiguous(),
-                                stats.std.unsqueeze(0).expand({n, -1}).contiguous(), at::ones({n}));
-      if (!out.ok()) {
-        return absl::Status(out.status().code(), absl::StrCat("warm-up at ", width, "x", height, ": ",
-                                                              out.status().message()));
+      for (int64_t n = 1; n <= options.max_batch_size; n *= 2) {
+        for (int round = 0; round < 2; ++round) {  // the first autotunes, the second captures
+          auto out = model->Stylize(image.expand({n, 3, height, width}).contiguous(),
+                                    stats.mean.unsqueeze(0).expand({n, -1}).contiguous(),
+                                    stats.std.unsqueeze(0).expand({n, -1}).contiguous(), at::ones({n}));
+          if (!out.ok()) {
+            return absl::Status(out.status().code(), absl::StrCat("warm-up at ", width, "x", height, ", batch ", n,
+                                                                  ": ", out.status().message()));
+          }
+        }
       }
     }
     scheduler->models_.push_back(std::move(model));

@@ -28,8 +28,9 @@ struct SchedulerOptions {
   size_t max_queue_size = 64;  // jobs waiting; beyond that Submit answers RESOURCE_EXHAUSTED
   int max_batch_size = 1;      // jobs per model call
   absl::Duration batch_timeout = absl::ZeroDuration();  // how long a batch may wait to fill
-  // Shapes (height, width) each worker runs once before Create returns, so that the first real
-  // request finds the model loaded, allocated and (on a GPU) autotuned.
+  // Shapes (height, width) each worker runs, at every batch size it can meet (powers of two up
+  // to max_batch_size), twice, before Create returns: so that real requests of these shapes
+  // find the model loaded, allocated, autotuned and (on a GPU) captured as CUDA graphs.
   std::vector<std::pair<int, int>> warmup_shapes = {{64, 64}};
 };
 
