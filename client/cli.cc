@@ -4,9 +4,9 @@
 #include <grpcpp/security/credentials.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>

@@ -33,18 +33,23 @@ RUNTIME=(
   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcivetweb1 libabsl20220623 libssl3
 )
 
+without() {  # the packages $2... without $1
+  local skip=$1
+  shift
+  for p in "$@"; do [ "$p" = "$skip" ] || PACKAGES+=("$p"); done
+}
+PACKAGES=()
 case "$PROFILE" in
   all) PACKAGES=("${BUILD[@]}" "${TEST[@]}") ;;
   build) PACKAGES=("${BUILD[@]}") ;;
   runtime) PACKAGES=("${RUNTIME[@]}") ;;
-  build-cuda) PACKAGES=("${BUILD[@]/libtorch-dev/}") ;;
-  runtime-cuda) PACKAGES=("${RUNTIME[@]/libtorch1.13/}") ;;
+  build-cuda) without libtorch-dev "${BUILD[@]}" ;;
+  runtime-cuda) without libtorch1.13 "${RUNTIME[@]}" ;;
   *) echo "usage: $0 [all|build|runtime|build-cuda|runtime-cuda]" >&2; exit 2 ;;
 esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-  [ -n "$p" ] || continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # The Kubernetes manifest check (tests/deploy/) runs Node.js; any node >= 18 with npm will do, so
