@@ -1,9 +1,12 @@
 // styletransfer: the command-line client of the style-transfer service.
 #include <unistd.h>
 
+#include <grpcpp/security/credentials.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -15,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -25,6 +29,7 @@
 #include "client/cli_args.h"
 #include "client/cli_util.h"
 #include "client/client.h"
+#include "server/status_util.h"
 
 namespace style {
 namespace {
@@ -57,6 +62,14 @@ const std::vector<OptionSpec>& GlobalOptions() {
        "server address; a comma-separated list is balanced round robin", "localhost:50051"},
       {"timeout", "SECONDS", "time limit of each request, retries included", "60"},
       {"retries", "N", "retries on UNAVAILABLE and RESOURCE_EXHAUSTED, with backoff", "3"},
+      {"tls", "", "connect with TLS (implied by the other --tls-* options)", "plaintext"},
+      {"tls-ca", "FILE", "PEM CA bundle that signed the server's certificate", "the system's roots"},
+      {"tls-cert", "FILE", "PEM client certificate for mutual TLS (with --tls-key)", ""},
+      {"tls-key", "FILE", "PEM private key of --tls-cert", ""},
+      {"tls-server-name", "NAME", "the name the server's certificate must hold",
+       "the host of --server"},
+      {"token-file", "FILE", "file with a bearer token sent with every call",
+       "$STYLETRANSFER_TOKEN"},
   };
   return *options;
 }
@@ -221,6 +234,41 @@ int ServerError(const absl::Status& status) {
 
 double MillisSince(absl::Time start) { return absl::ToDoubleMilliseconds(absl::Now() - start); }
 
+// Reads a PEM or token file named by option `name`; INVALID_ARGUMENT naming the option.
+absl::StatusOr<std::string> ReadOptionFile(const ParsedArgs& args, const std::string& name) {
+  absl::StatusOr<std::string> data = ReadFileBytes(args.Get(name));
+  if (!data.ok()) return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", data.status().message()));
+  return data;
+}
+
+// TLS credentials and the bearer token from --tls*, --token-file and $STYLETRANSFER_TOKEN.
+absl::Status ApplySecurityOptions(const ParsedArgs& args, ClientOptions* options) {
+  if (args.Has("tls-cert") != args.Has("tls-key")) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  const bool tls = args.Has("tls") || args.Has("tls-ca") || args.Has("tls-cert") || args.Has("tls-server-name");
+  if (tls) {
+    grpc::SslCredentialsOptions ssl;
+    if (args.Has("tls-ca")) {
+      ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadOptionFile(args, "tls-ca"));
+    }
+    if (args.Has("tls-cert")) {
+      ASSIGN_OR_RETURN(ssl.pem_cert_chain, ReadOptionFile(args, "tls-cert"));
+      ASSIGN_OR_RETURN(ssl.pem_private_key, ReadOptionFile(args, "tls-key"));
+    }
+    options->credentials = grpc::SslCredentials(ssl);
+    options->tls_server_name = args.Get("tls-server-name");
+  }
+  std::string token;
+  if (args.Has("token-file")) {
+    ASSIGN_OR_RETURN(token, ReadOptionFile(args, "token-file"));
+  } else if (const char* env = std::getenv("STYLETRANSFER_TOKEN"); env != nullptr) {
+    token = env;
+  }
+  options->bearer_token = std::string(absl::StripAsciiWhitespace(token));
+  return absl::OkStatus();
+}
+
 // The client for the global options. INVALID_ARGUMENT on bad values.
 absl::StatusOr<std::unique_ptr<StyleClient>> MakeClient(const ParsedArgs& args) {
   ClientOptions options;
@@ -232,6 +280,7 @@ absl::StatusOr<std::unique_ptr<StyleClient>> MakeClient(const ParsedArgs& args) 
   options.deadline = absl::Seconds(*timeout);
   options.overall_deadline = absl::Seconds(*timeout);
   options.max_attempts = static_cast<int>(*retries) + 1;
+  if (absl::Status s = ApplySecurityOptions(args, &options); !s.ok()) return s;
   return StyleClient::Create(options);
 }
 

@@ -45,6 +45,9 @@ struct ClientOptions {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   // When non-empty, sent with every call as "authorization: Bearer <token>".
   std::string bearer_token;
+  // TLS only: the name the server's certificate must hold, instead of the address's host (for
+  // addresses that are IPs or internal names the certificate does not list).
+  std::string tls_server_name;
 };
 
 // The gRPC targets for `addresses`: one target when a single channel can balance over all of

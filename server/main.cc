@@ -40,6 +40,20 @@ ABSL_FLAG(int, max_styles_per_request, 8, "styles one request may mix");
 ABSL_FLAG(int, max_registered_styles, 10000, "registered styles kept");
 ABSL_FLAG(int, max_message_mb, 64, "gRPC message size limit, both directions (MiB)");
 ABSL_FLAG(int, drain_seconds, 30, "on SIGTERM: how long accepted requests may take to finish");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain for TLS on --listen; empty: plaintext");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "", "mutual TLS: PEM CA bundle; clients must present a certificate it signed");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "file holding a bearer token that every StyleTransfer call must send (authorization: Bearer "
+          "<token>); health and reflection are exempt; empty: no token");
+ABSL_FLAG(std::string, health_listen, "",
+          "extra plaintext address serving only the health service (for Kubernetes gRPC probes when TLS "
+          "is on); empty: none");
+ABSL_FLAG(int, max_connection_age_seconds, 300,
+          "connections get GOAWAY after this long (+ up to 10% jitter) so that clients re-balance; 0: never");
+ABSL_FLAG(int, max_connection_age_grace_seconds, 30, "how long calls open on an aged connection may still take");
+ABSL_FLAG(int, keepalive_min_ping_interval_seconds, 30,
+          "shortest client keepalive ping interval accepted (the client pings every 60 s during calls)");
 
 namespace {
 
@@ -72,7 +86,8 @@ int Fail(const absl::Status& status) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves AdaIN style transfer over gRPC.\n"
-      "  styletransfer-server --model_dir=models/default [--listen=0.0.0.0:50051] [--metrics_listen=0.0.0.0:9090]");
+      "  styletransfer-server --model_dir=models/default [--listen=0.0.0.0:50051] [--metrics_listen=0.0.0.0:9090]\n"
+      "Flags may also come from a file: --flagfile=/etc/styletransfer/flags (one --name=value per line).");
   absl::ParseCommandLine(argc, argv);
 
   // SIGTERM/SIGINT are taken by sigwait below; block them before any thread starts.
@@ -114,6 +129,20 @@ int main(int argc, char** argv) {
   options.max_registered_styles = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_registered_styles)));
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   options.drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_seconds));
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  if (const std::string path = absl::GetFlag(FLAGS_auth_token_file); !path.empty()) {
+    absl::StatusOr<std::string> token = style::ReadTokenFile(path);
+    if (!token.ok()) return Fail(token.status());
+    options.service.auth.bearer_token = *token;
+  }
+  options.health_listen_address = absl::GetFlag(FLAGS_health_listen);
+  const int max_age = absl::GetFlag(FLAGS_max_connection_age_seconds);
+  options.max_connection_age = max_age > 0 ? absl::Seconds(max_age) : absl::InfiniteDuration();
+  options.max_connection_age_grace = absl::Seconds(std::max(0, absl::GetFlag(FLAGS_max_connection_age_grace_seconds)));
+  options.keepalive_min_ping_interval =
+      absl::Seconds(std::max(0, absl::GetFlag(FLAGS_keepalive_min_ping_interval_seconds)));
   if (static_cast<int64_t>(options.max_message_bytes) < 2 * static_cast<int64_t>(limits.decode.max_bytes)) {
     return Fail(absl::InvalidArgumentError("--max_message_mb must allow two images of --max_input_bytes"));
   }
@@ -124,6 +153,9 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(server.status());
   const style::ModelInfo& info = (*server)->model_info();
   Log(absl::StrCat("serving model ", info.name, " (", info.parameters, " parameters) on port ", (*server)->port(),
+                   options.tls.enabled() ? (options.tls.client_ca_file.empty() ? " (TLS)" : " (mutual TLS)") : " (plaintext)",
+                   options.service.auth.bearer_token.empty() ? "" : " with a bearer token",
+                   (*server)->health_port() ? absl::StrCat(", health-only port ", (*server)->health_port()) : "",
                    ", metrics on port ", (*server)->metrics_port()));
 
   int signal_number = 0;

@@ -79,6 +79,11 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const MetricsOptions& o
   m->queue_depth_ = gauge("styletransfer_queue_depth", "Jobs waiting for a worker");
   m->in_flight_ = gauge("styletransfer_in_flight_requests", "Stylize requests accepted and not yet answered");
   m->busy_workers_ = gauge("styletransfer_busy_workers", "Workers running the model now");
+  m->workers_ = gauge("styletransfer_workers", "Model workers configured (--workers)");
+  m->queue_capacity_ = gauge("styletransfer_queue_capacity", "Jobs the queue holds before RESOURCE_EXHAUSTED (--queue_size)");
+  m->serving_ = gauge("styletransfer_serving",
+                      "1 while the health service reports SERVING (model loaded and warmed up); 0 while "
+                      "loading or draining");
   prometheus::BuildGauge()
       .Name("styletransfer_build_info")
       .Help("The server's version and the LibTorch it was built with (always 1)")

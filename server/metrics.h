@@ -11,6 +11,8 @@
 //   batch_size                                histogram of jobs per model call
 //   images_processed_total                    counter of stylized images
 //   queue_depth, in_flight_requests, busy_workers   gauges
+//   workers, queue_capacity                   gauges of the configuration (for saturation ratios)
+//   serving                                   gauge: 1 while health says SERVING
 //   build_info{version,torch}, model_info{model,device,dtype}   gauges fixed at 1
 #ifndef STYLE_SERVER_METRICS_H_
 #define STYLE_SERVER_METRICS_H_
@@ -58,6 +60,9 @@ class Metrics {
   prometheus::Gauge& queue_depth() { return *queue_depth_; }
   prometheus::Gauge& in_flight() { return *in_flight_; }
   prometheus::Gauge& busy_workers() { return *busy_workers_; }
+  prometheus::Gauge& workers() { return *workers_; }
+  prometheus::Gauge& queue_capacity() { return *queue_capacity_; }
+  prometheus::Gauge& serving() { return *serving_; }
 
   // The port /metrics listens on, or 0 without an endpoint.
   int port() const;
@@ -81,6 +86,9 @@ class Metrics {
   prometheus::Gauge* queue_depth_ = nullptr;
   prometheus::Gauge* in_flight_ = nullptr;
   prometheus::Gauge* busy_workers_ = nullptr;
+  prometheus::Gauge* workers_ = nullptr;
+  prometheus::Gauge* queue_capacity_ = nullptr;
+  prometheus::Gauge* serving_ = nullptr;
   prometheus::Family<prometheus::Gauge>* model_info_ = nullptr;
 };
 

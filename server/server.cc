@@ -6,6 +6,7 @@
 #include <grpcpp/server_builder.h>
 
 #include <algorithm>
+#include <climits>
 
 #include "absl/strings/str_cat.h"
 #include "server/adain_model.h"
@@ -21,12 +22,38 @@ absl::StatusOr<at::ScalarType> ParseDtype(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat("unknown dtype \"", name, "\"; use float32, float16 or bfloat16"));
 }
 
+namespace {
+
+int Millis(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return INT_MAX;
+  return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 0, INT_MAX));
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, int>> ServerChannelArgs(const ServerOptions& options) {
+  return {
+      {GRPC_ARG_MAX_CONNECTION_AGE_MS, Millis(options.max_connection_age)},
+      {GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, Millis(options.max_connection_age_grace)},
+      // Clients ping only while calls are active, at most every keepalive_min_ping_interval.
+      {GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, Millis(options.keepalive_min_ping_interval)},
+      {GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0},
+      // Pings that come too often are tolerated twice before the connection is closed (gRPC's
+      // default, stated here so that it is visible next to the interval).
+      {GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2},
+  };
+}
+
 absl::StatusOr<std::unique_ptr<StyleServer>> StyleServer::Start(const ServerOptions& given_options,
                                                                 ModelFactory factory) {
   std::unique_ptr<StyleServer> server(new StyleServer());
   server->options_ = given_options;
   ServerOptions& options = server->options_;
   if (absl::Status s = InitImageCodec(); !s.ok()) return s;
+  auto credentials = MakeServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
+  ServiceOptions service_options = options.service;
+  service_options.auth.require_tls = options.tls.enabled();
 
   if (!factory) {
     auto dtype = ParseDtype(options.dtype);
@@ -59,21 +86,31 @@ absl::StatusOr<std::unique_ptr<StyleServer>> StyleServer::Start(const ServerOpti
   auto metrics = Metrics::Create({options.metrics_address});
   if (!metrics.ok()) return metrics.status();
   server->metrics_ = std::move(*metrics);
+  server->metrics_->workers().Set(options.scheduler.num_workers);
+  server->metrics_->queue_capacity().Set(static_cast<double>(options.scheduler.max_queue_size));
   server->registry_ = std::make_unique<StyleRegistry>(options.max_registered_styles);
   server->codec_pool_ = std::make_unique<ThreadPool>(options.codec_threads);
-  server->service_ = std::make_unique<StyleTransferService>(options.service, server->registry_.get(),
+  server->service_ = std::make_unique<StyleTransferService>(service_options, server->registry_.get(),
                                                             server->codec_pool_.get(), server->metrics_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen_address, *credentials, &server->port_);
+  if (!options.health_listen_address.empty()) {
+    builder.AddListeningPort(options.health_listen_address, grpc::InsecureServerCredentials(), &server->health_port_);
+  }
+  for (const auto& [name, value] : ServerChannelArgs(options)) builder.AddChannelArgument(name, value);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   server->grpc_server_ = builder.BuildAndStart();
   if (!server->grpc_server_ || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.listen_address));
+  }
+  if (!options.health_listen_address.empty() && server->health_port_ == 0) {
+    server->grpc_server_->Shutdown();
+    return absl::UnavailableError(absl::StrCat("cannot listen for health checks on ", options.health_listen_address));
   }
   grpc::HealthCheckServiceInterface* health = server->grpc_server_->GetHealthCheckService();
   health->SetServingStatus(false);
@@ -86,6 +123,7 @@ absl::StatusOr<std::unique_ptr<StyleServer>> StyleServer::Start(const ServerOpti
   server->scheduler_ = std::move(*scheduler);
   server->service_->SetScheduler(server->scheduler_.get());
   health->SetServingStatus(true);
+  server->metrics_->serving().Set(1);
   return server;
 }
 
@@ -97,6 +135,7 @@ bool StyleServer::Drain() {
   if (drained_) return drained_cleanly_;
   drained_ = true;
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  metrics_->serving().Set(0);
   service_->StartDraining();
   drained_cleanly_ = service_->WaitIdle(options_.drain_timeout);
   // Cancels calls still open after the timeout and waits for their reactors to finish, which

@@ -10,6 +10,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <grpcpp/server.h>
 
@@ -17,6 +19,7 @@
 #include "absl/time/time.h"
 #include "server/metrics.h"
 #include "server/scheduler.h"
+#include "server/security.h"
 #include "server/service.h"
 #include "server/style_registry.h"
 #include "server/thread_pool.h"
@@ -38,7 +41,29 @@ struct ServerOptions {
   size_t max_registered_styles = 10000;
   int max_message_bytes = 64 << 20;               // gRPC receive/send limit
   absl::Duration drain_timeout = absl::Seconds(30);
+
+  // Security: TLS / mutual TLS of listen_address; the bearer token is service.auth.bearer_token
+  // (with TLS on, service.auth.require_tls is set by Start).
+  TlsOptions tls;
+  // An extra plaintext port on which only the health service answers (StyleTransfer calls get
+  // UNAUTHENTICATED when TLS is on), for probes that cannot speak TLS such as Kubernetes' gRPC
+  // probes. Empty: none.
+  std::string health_listen_address;
+
+  // Connection management. After max_connection_age (plus up to 10% jitter) a connection gets
+  // GOAWAY and calls still open on it have max_connection_age_grace to finish, so that clients
+  // behind an L4 load balancer reconnect and spread over new pods. InfiniteDuration: never.
+  absl::Duration max_connection_age = absl::Minutes(5);
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
+  // The shortest interval between client keepalive pings that the server accepts without
+  // closing the connection (the client library pings every 60 s while calls are active, and
+  // never without calls).
+  absl::Duration keepalive_min_ping_interval = absl::Seconds(30);
 };
+
+// The channel arguments StyleServer::Start gives the gRPC server for `options` (connection age,
+// keepalive policy), as (name, value) pairs.
+std::vector<std::pair<std::string, int>> ServerChannelArgs(const ServerOptions& options);
 
 class StyleServer {
  public:
@@ -50,8 +75,10 @@ class StyleServer {
   // Drains if that has not happened yet.
   ~StyleServer();
 
-  // The bound gRPC and metrics ports (useful with port 0).
+  // The bound gRPC, health-only and metrics ports (useful with port 0); health_port() is 0
+  // without health_listen_address.
   int port() const { return port_; }
+  int health_port() const { return health_port_; }
   int metrics_port() const { return metrics_->port(); }
   Metrics& metrics() { return *metrics_; }
   const ModelInfo& model_info() const { return scheduler_->model_info(); }
@@ -65,6 +92,7 @@ class StyleServer {
 
   ServerOptions options_;
   int port_ = 0;
+  int health_port_ = 0;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<StyleRegistry> registry_;
   std::unique_ptr<ThreadPool> codec_pool_;

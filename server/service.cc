@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/adain.h"
+#include "server/security.h"
 #include "server/status_util.h"
 #include "server/tensor_image.h"
 
@@ -126,6 +127,7 @@ grpc::ServerUnaryReactor* StyleTransferService::Stylize(grpc::CallbackServerCont
                                                         const v1::StylizeRequest* request,
                                                         v1::StylizeResponse* response) {
   const absl::Time start = absl::Now();
+  if (absl::Status auth = CheckCallAuth(*context, options_.auth); !auth.ok()) return FinishNow(context, Rpc::kStylize, start, auth);
   if (absl::Status admitted = Admit(); !admitted.ok()) return FinishNow(context, Rpc::kStylize, start, admitted);
   auto validated = ValidateStylizeRequest(*request, options_.limits, *registry_);
   auto* call = new StylizeCall(context, request, response, validated.ok() ? *std::move(validated) : ValidatedRequest{});
@@ -201,6 +203,7 @@ grpc::ServerUnaryReactor* StyleTransferService::RegisterStyle(grpc::CallbackServ
                                                               const v1::RegisterStyleRequest* request,
                                                               v1::RegisterStyleResponse* response) {
   const absl::Time start = absl::Now();
+  if (absl::Status auth = CheckCallAuth(*context, options_.auth); !auth.ok()) return FinishNow(context, Rpc::kRegisterStyle, start, auth);
   if (absl::Status admitted = Admit(); !admitted.ok()) return FinishNow(context, Rpc::kRegisterStyle, start, admitted);
   auto* call = new RegisterCall(context, request, response);
   grpc::ServerUnaryReactor* reactor = call->reactor;
@@ -258,6 +261,9 @@ grpc::ServerUnaryReactor* StyleTransferService::ListStyles(grpc::CallbackServerC
                                                            const v1::ListStylesRequest* request,
                                                            v1::ListStylesResponse* response) {
   const absl::Time start = absl::Now();
+  if (absl::Status auth = CheckCallAuth(*context, options_.auth); !auth.ok()) {
+    return FinishNow(context, Rpc::kListStyles, start, auth);
+  }
   for (const auto& style : registry_->List()) FillStyleInfo(*style, response->add_styles());
   return FinishNow(context, Rpc::kListStyles, start, absl::OkStatus());
 }
@@ -266,6 +272,9 @@ grpc::ServerUnaryReactor* StyleTransferService::DeleteStyle(grpc::CallbackServer
                                                             const v1::DeleteStyleRequest* request,
                                                             v1::DeleteStyleResponse* response) {
   const absl::Time start = absl::Now();
+  if (absl::Status auth = CheckCallAuth(*context, options_.auth); !auth.ok()) {
+    return FinishNow(context, Rpc::kDeleteStyle, start, auth);
+  }
   absl::Status status = registry_->Erase(request->style_id())
                             ? absl::OkStatus()
                             : absl::NotFoundError(absl::StrCat("no registered style has id \"",

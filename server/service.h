@@ -3,6 +3,7 @@
 //
 //   gRPC thread: validate -> codec pool: decode -> scheduler: model -> codec pool: encode -> Finish
 //
+// Every call is first checked against options.auth (bearer token, TLS-only): UNAUTHENTICATED.
 // Requests are refused with UNAVAILABLE before SetScheduler (model loading) and after
 // StartDraining; with RESOURCE_EXHAUSTED past max_in_flight or when the job queue is full.
 // Thread-safe. The scheduler, registry, pool and metrics must outlive every call.
@@ -16,6 +17,7 @@
 #include "server/metrics.h"
 #include "server/request_validation.h"
 #include "server/scheduler.h"
+#include "server/security.h"
 #include "server/style_registry.h"
 #include "server/thread_pool.h"
 #include "styletransfer/v1/style_transfer.grpc.pb.h"
@@ -26,6 +28,8 @@ struct ServiceOptions {
   RequestLimits limits;
   // Stylize and RegisterStyle calls accepted at once (decoding, queued, computing, encoding).
   int64_t max_in_flight = 256;
+  // Bearer token and TLS requirement of every call (health and reflection are other services).
+  CallAuthPolicy auth;
 };
 
 class StyleTransferService final : public styletransfer::v1::StyleTransfer::CallbackService {
