@@ -77,8 +77,10 @@ StyleServer::~StyleServer() {
 bool StyleServer::Drain() {
   if (drained_) return drained_cleanly_;
   drained_ = true;
-  grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  // Refuse new work first, then tell the health checkers: whoever sees NOT_SERVING can rely on
+  // a new call being refused.
   service_->StartDraining();
+  grpc_server_->GetHealthCheckService()->SetServingStatus(false);
   drained_cleanly_ = service_->WaitIdle(options_.drain_timeout);
   // Cancels calls still open after the timeout and waits for their reactors to finish, which
   // the workers and codec threads still running make sure of.
