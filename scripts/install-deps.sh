@@ -11,6 +11,9 @@ PACKAGES=(
   prometheus-cpp-dev libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl
+  # scripts/fuzz.sh and scripts/sanitize.sh: clang with its sanitizer and libFuzzer runtimes
+  # (-fsanitize=fuzzer,address,undefined,thread) and llvm-symbolizer for readable reports.
+  clang libclang-rt-14-dev llvm-14
 )
 
 missing=()
