@@ -5,11 +5,30 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <google/protobuf/stubs/logging.h>
+
+#include <cstdio>
+#include <mutex>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/adain_model.h"
 #include "server/image_codec.h"
 
 namespace style {
+namespace {
+
+// libprotobuf logs an ERROR line for every request whose string fields are not UTF-8 ("...
+// when parsing a protocol buffer"): one line per hostile request, about the client's data.
+// Those are dropped; everything else is printed as libprotobuf's default handler does.
+void ProtobufLog(google::protobuf::LogLevel level, const char* filename, int line, const std::string& message) {
+  if (absl::StrContains(message, "when parsing a protocol buffer")) return;
+  static const char* const kLevelNames[] = {"INFO", "WARNING", "ERROR", "FATAL"};
+  std::fprintf(stderr, "[libprotobuf %s %s:%d] %s\n", kLevelNames[level], filename, line, message.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
 
 absl::StatusOr<at::ScalarType> ParseDtype(const std::string& name) {
   if (name == "float32" || name == "float") return at::kFloat;
@@ -22,6 +41,8 @@ absl::StatusOr<std::unique_ptr<StyleServer>> StyleServer::Start(const ServerOpti
   std::unique_ptr<StyleServer> server(new StyleServer());
   server->options_ = options;
   if (absl::Status s = InitImageCodec(); !s.ok()) return s;
+  static std::once_flag quiet_protobuf;
+  std::call_once(quiet_protobuf, [] { google::protobuf::SetLogHandler(ProtobufLog); });
 
   if (!factory) {
     auto dtype = ParseDtype(options.dtype);

@@ -177,6 +177,24 @@ TEST_F(FakeModelServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
   EXPECT_EQ(control_->stylize_calls.load(), 1);
 }
 
+// A request that is not a valid StylizeRequest at all (here a style id that is not UTF-8, which
+// proto3 refuses to parse) is refused by gRPC before the service sees it, without a log line per
+// request on the server's stderr. gRPC's callback API answers such a call UNIMPLEMENTED, with no
+// message (docs/reliability.md, known limits).
+TEST_F(FakeModelServerTest, UnparseableRequestsAreRefusedQuietly) {
+  Start();
+  v1::StylizeRequest request;
+  request.set_content(Png(16, 16));
+  request.add_styles()->set_style_id("st-\xFF\xFE");
+  ::testing::internal::CaptureStderr();
+  auto response = client_->Stylize(request);
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnimplemented) << response.status();
+  // The client's own serializer still warns ("when serializing"); the server's parser does not.
+  EXPECT_THAT(logged, ::testing::Not(HasSubstr("when parsing")));
+  EXPECT_TRUE(client_->Stylize(Request(Png(16, 16), Png(16, 16))).ok());
+}
+
 TEST_F(FakeModelServerTest, RegisteredStylesCanBeUsedListedAndDeleted) {
   Start();
   const std::string style_png = Png(24, 24, 5);
