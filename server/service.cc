@@ -140,11 +140,12 @@ grpc::ServerUnaryReactor* StyleTransferService::Stylize(grpc::CallbackServerCont
   if (absl::Status admitted = Admit(); !admitted.ok()) return FinishNow(context, Rpc::kStylize, start, admitted);
   auto validated = ValidateStylizeRequest(*request, options_.limits, *registry_);
   auto* call = new StylizeCall(context, request, response, validated.ok() ? *std::move(validated) : ValidatedRequest{});
+  // Finish deletes `call`: keep what the handler returns.
+  grpc::ServerUnaryReactor* reactor = call->reactor;
   if (!validated.ok()) {
     Finish(call, validated.status());
-    return call->reactor;
+    return reactor;
   }
-  grpc::ServerUnaryReactor* reactor = call->reactor;
   codec_pool_->Schedule([this, call] {
     const RequestLimits& limits = options_.limits;
     const ValidatedRequest& v = call->validated;
