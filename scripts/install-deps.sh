@@ -16,6 +16,9 @@ BUILD=(
   libvips-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libabsl-dev libssl-dev
+  # scripts/fuzz.sh and scripts/sanitize.sh: clang with its sanitizer and libFuzzer runtimes
+  # (-fsanitize=fuzzer,address,undefined,thread) and llvm-symbolizer for readable reports.
+  clang libclang-rt-14-dev llvm-14
 )
 # Tests and tools: GoogleTest, the weight converter (python3-torch), openssl (certificates made by
 # the TLS tests), promtool (package prometheus: checks the Prometheus configuration and rules),

@@ -1,7 +1,9 @@
 #include "server/image_codec.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -41,9 +43,28 @@ constexpr AllowedLoader kAllowedLoaders[] = {
     {ImageFormat::kGif, {"VipsForeignLoadNsgifBuffer", "VipsForeignLoadGifBuffer"}},
 };
 
+std::atomic<uint64_t> g_silenced_warnings{0};
+
+// libvips (and libjpeg, libpng, libtiff, libwebp through it) report damaged input as glib
+// warnings on stderr: one or more lines per bad request, which a public server must not let
+// its clients write into its log. They carry nothing the caller does not get otherwise: with
+// fail_on=error the damage that matters fails the decode and its message is in the status.
+void SilenceWarning(const gchar* /*domain*/, GLogLevelFlags /*level*/, const gchar* /*message*/,
+                    gpointer /*data*/) {
+  g_silenced_warnings.fetch_add(1, std::memory_order_relaxed);
+}
+
 absl::Status DoInit(int vips_concurrency) {
   if (VIPS_INIT("styletransfer") != 0) {
     return absl::InternalError(absl::StrCat("libvips failed to start: ", vips_error_buffer()));
+  }
+  const char* keep_warnings = std::getenv("STYLE_VIPS_WARNINGS");
+  if (keep_warnings == nullptr || std::strcmp(keep_warnings, "1") != 0) {
+    // Only the "VIPS" domain and only warnings and below: criticals and errors still print.
+    g_log_set_handler("VIPS",
+                      static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE |
+                                                  G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG),
+                      SilenceWarning, nullptr);
   }
   // A cached operation would keep an earlier request's image (and input buffer) alive.
   vips_cache_set_max(0);
@@ -213,6 +234,109 @@ absl::StatusOr<ImageFormat> CheckBytes(std::string_view bytes, const DecodeLimit
   }
   return absl::InvalidArgumentError(absl::StrCat("unrecognised image format (data starts ",
                                                  HexPrefix(bytes), "; ", kAccepted, ")"));
+}
+
+absl::Status CheckDimensions(int width, int height, const DecodeLimits& limits);
+
+absl::Status CheckFrames(int pages, const DecodeLimits& limits) {
+  if (pages > limits.max_frames) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image has ", pages, " frames or pages; at most ", limits.max_frames,
+                     " are accepted (only the first is used; send a still image)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TooManyFrames(const DecodeLimits& limits) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("image has more than ", limits.max_frames, " frames or pages; at most ",
+                   limits.max_frames, " are accepted (only the first is used; send a still image)"));
+}
+
+// Little-endian (or big-endian) unsigned integers of `n` bytes at `at`; the caller checks bounds.
+uint64_t ReadUnsigned(std::string_view b, size_t at, int n, bool little_endian) {
+  uint64_t value = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto byte = static_cast<unsigned char>(b[at + (little_endian ? n - 1 - i : i)]);
+    value = (value << 8) | byte;
+  }
+  return value;
+}
+
+// What libvips would only learn expensively, read straight from the container: libwebp's
+// demuxer takes time quadratic in the number of animation frames (100000 frames: 12 s) and
+// libvips allocates a canvas-sized frame buffer while reading a WebP header (16383x16383:
+// 1 GiB), and libtiff walks every IFD to count a TIFF's pages. So WebP's size and frame count
+// and TIFF's page count are checked here, before libvips sees the data, in time linear in the
+// chunks or pages visited (at most max_frames + 1 of them). Malformed structure is left for
+// libvips to refuse.
+absl::Status PreCheckWebp(std::string_view b, const DecodeLimits& limits) {
+  const uint64_t riff_end = std::min<uint64_t>(b.size(), 8 + ReadUnsigned(b, 4, 4, true));
+  bool sized = false;
+  int frames = 0;
+  for (uint64_t at = 12; at + 8 <= riff_end;) {
+    const std::string_view tag = b.substr(at, 4);
+    const uint64_t size = ReadUnsigned(b, at + 4, 4, true);
+    const uint64_t payload = at + 8;
+    const uint64_t available = b.size() - payload;
+    if (tag == "VP8X" && size >= 10 && available >= 10) {
+      // Flags and reserved bytes, then the canvas width and height minus one, 24 bits each.
+      const auto width = static_cast<int>(1 + ReadUnsigned(b, payload + 4, 3, true));
+      const auto height = static_cast<int>(1 + ReadUnsigned(b, payload + 7, 3, true));
+      RETURN_IF_ERROR(CheckDimensions(width, height, limits));
+      sized = true;
+    } else if (tag == "VP8L" && !sized && size >= 5 && available >= 5 && b[payload] == '\x2F') {
+      // The lossless signature, then width and height minus one, 14 bits each.
+      const uint64_t bits = ReadUnsigned(b, payload + 1, 4, true);
+      RETURN_IF_ERROR(CheckDimensions(static_cast<int>(1 + (bits & 0x3FFF)),
+                                      static_cast<int>(1 + ((bits >> 14) & 0x3FFF)), limits));
+      sized = true;
+    } else if (tag == "VP8 " && !sized && size >= 10 && available >= 10 &&
+               b.substr(payload + 3, 3) == "\x9D\x01\x2A") {
+      // A key frame's tag and start code, then width and height, 14 bits each.
+      RETURN_IF_ERROR(CheckDimensions(static_cast<int>(ReadUnsigned(b, payload + 6, 2, true) & 0x3FFF),
+                                      static_cast<int>(ReadUnsigned(b, payload + 8, 2, true) & 0x3FFF),
+                                      limits));
+      sized = true;
+    } else if (tag == "ANMF" && ++frames > limits.max_frames) {
+      return TooManyFrames(limits);
+    }
+    at = payload + size + (size & 1);  // chunks are padded to even sizes
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PreCheckTiff(std::string_view b, const DecodeLimits& limits) {
+  const bool little_endian = b[0] == 'I';
+  const bool big_tiff = ReadUnsigned(b, 2, 2, little_endian) == 43;
+  const int offset_size = big_tiff ? 8 : 4;
+  const int count_size = big_tiff ? 8 : 2;
+  const int entry_size = big_tiff ? 20 : 12;
+  if (b.size() < (big_tiff ? 16u : 8u)) return absl::OkStatus();
+  uint64_t ifd = ReadUnsigned(b, big_tiff ? 8 : 4, offset_size, little_endian);
+  // A chain that loops is cut off by the count too.
+  for (int pages = 0; ifd != 0 && ifd <= b.size() - count_size;) {
+    if (++pages > limits.max_frames) return TooManyFrames(limits);
+    const uint64_t entries = ReadUnsigned(b, ifd, count_size, little_endian);
+    if (entries > b.size()) break;
+    const uint64_t next_at = ifd + count_size + entries * entry_size;
+    if (next_at > b.size() - offset_size) break;
+    ifd = ReadUnsigned(b, next_at, offset_size, little_endian);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PreCheck(ImageFormat format, std::string_view bytes, const DecodeLimits& limits) {
+  switch (format) {
+    case ImageFormat::kWebp:
+      return PreCheckWebp(bytes, limits);
+    case ImageFormat::kTiff:
+      return PreCheckTiff(bytes, limits);
+    default:
+      // libjpeg, libspng and libnsgif read sizes without allocating for them, and libnsgif
+      // stops counting frames a little past 4096.
+      return absl::OkStatus();
+  }
 }
 
 absl::Status CheckDimensions(int width, int height, const DecodeLimits& limits) {
@@ -465,6 +589,8 @@ const char* ImageFormatName(ImageFormat format) {
   return "unknown";
 }
 
+uint64_t SilencedCodecWarnings() { return g_silenced_warnings.load(std::memory_order_relaxed); }
+
 absl::Status InitImageCodec(int vips_concurrency) {
   std::call_once(g_init_once, [vips_concurrency] {
     g_init_status = new absl::Status(DoInit(vips_concurrency));
@@ -475,11 +601,13 @@ absl::Status InitImageCodec(int vips_concurrency) {
 absl::StatusOr<ImageHeader> ProbeImage(std::string_view bytes, const DecodeLimits& limits) {
   RETURN_IF_ERROR(EnsureInit());
   ASSIGN_OR_RETURN(const ImageFormat format, CheckBytes(bytes, limits));
+  RETURN_IF_ERROR(PreCheck(format, bytes, limits));
   // The blob does not copy `bytes`; they outlive every image made here.
   BlobPtr blob(vips_blob_new(nullptr, bytes.data(), bytes.size()));
   try {
     const ImageHeader header = HeaderOf(format, OpenFirstPage(format, blob.get()));
     RETURN_IF_ERROR(CheckDimensions(header.width, header.height, limits));
+    RETURN_IF_ERROR(CheckFrames(header.pages, limits));
     return header;
   } catch (const VError& e) {
     return absl::InvalidArgumentError(

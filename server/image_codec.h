@@ -38,24 +38,35 @@ struct ImageHeader {
   int pages = 1;  // animation frames or TIFF pages; only the first is ever decoded
 };
 
-// Limits applied to every input. Defaults suit a GPU server; documented in docs/operations.md.
+// Limits applied to every input. Defaults suit a GPU server; documented in docs/operations.md
+// and docs/reliability.md.
 struct DecodeLimits {
   size_t max_bytes = 32u << 20;        // encoded size
   int64_t max_pixels = 40'000'000;     // width * height, from the header
   int max_side = 16384;                // longest side, from the header
+  // Animation frames (GIF, WebP) or pages (TIFF) the header may declare. Only the first is
+  // ever decoded; an input declaring more is refused rather than walked further.
+  int max_frames = 1000;
 };
 
 // Loads libvips once, blocks every loader but the five above, turns off the operation cache
-// (it would hold decoded images of earlier requests) and sets libvips' own thread count.
+// (it would hold decoded images of earlier requests), sets libvips' own thread count and
+// silences libvips' warnings (messages about damaged input that would otherwise go to stderr
+// once per bad request; set STYLE_VIPS_WARNINGS=1 to see them). Errors are not affected: they
+// reach the caller in the returned status, and glib's critical messages still print.
 // `vips_concurrency` 0 keeps libvips' default. Safe to call more than once; later calls do
 // nothing (and return the first call's result). Returns INTERNAL if libvips cannot start.
 // The functions below call it with the default if no one has yet.
 absl::Status InitImageCodec(int vips_concurrency = 1);
 
+// How many libvips warnings InitImageCodec's handler has silenced since start-up.
+uint64_t SilencedCodecWarnings();
+
 // Identifies the format from the magic bytes and reads the dimensions from the header.
 // INVALID_ARGUMENT for empty, unrecognised or unsupported data (the message names what was
 // found, e.g. "SVG is not an accepted image format"), or a header that libvips cannot read;
-// INVALID_ARGUMENT also when a limit is exceeded, saying which limit and by how much.
+// INVALID_ARGUMENT also when a limit is exceeded (bytes before libvips sees the data; side,
+// pixels and frames from the header), saying which limit and by how much.
 absl::StatusOr<ImageHeader> ProbeImage(std::string_view bytes, const DecodeLimits& limits);
 
 // Decodes the first frame/page to 8-bit sRGB RGB: EXIF orientation applied, any ICC profile

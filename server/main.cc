@@ -34,6 +34,8 @@ ABSL_FLAG(std::string, warmup_shapes, "64x64", "HxW shapes run once per worker b
 ABSL_FLAG(int64_t, max_input_bytes, 32 << 20, "largest encoded image accepted");
 ABSL_FLAG(int64_t, max_input_pixels, 40000000, "largest image accepted (width*height, read from the header)");
 ABSL_FLAG(int, max_input_side, 16384, "longest side accepted (from the header)");
+ABSL_FLAG(int, max_input_frames, 1000,
+          "most animation frames (GIF, WebP) or pages (TIFF) an input may declare; only the first is used");
 ABSL_FLAG(int64_t, max_compute_pixels, 4194304, "largest content image stylized, after the size policy");
 ABSL_FLAG(int, max_style_side, 512, "style images are shrunk so that their longer side is at most this");
 ABSL_FLAG(int, max_styles_per_request, 8, "styles one request may mix");
@@ -122,6 +124,7 @@ int main(int argc, char** argv) {
   limits.decode.max_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_input_bytes));
   limits.decode.max_pixels = absl::GetFlag(FLAGS_max_input_pixels);
   limits.decode.max_side = absl::GetFlag(FLAGS_max_input_side);
+  limits.decode.max_frames = std::max(1, absl::GetFlag(FLAGS_max_input_frames));
   limits.max_compute_pixels = absl::GetFlag(FLAGS_max_compute_pixels);
   limits.max_style_side = absl::GetFlag(FLAGS_max_style_side);
   limits.max_styles = absl::GetFlag(FLAGS_max_styles_per_request);

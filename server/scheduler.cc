@@ -157,7 +157,9 @@ void Scheduler::RunBatch(StyleModel* model, std::vector<std::unique_ptr<Job>> ba
     }
     job->style_encoding = absl::Now() - start;
     if (!status.ok()) {
-      Fail(std::move(job), status, now - job->enqueued);
+      // Read before `job` is moved into Fail's parameter: argument order is unspecified.
+      const absl::Duration queued = now - job->enqueued;
+      Fail(std::move(job), status, queued);
       continue;
     }
     targets.push_back(MixStyles(job->styles, stats));

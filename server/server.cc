@@ -5,15 +5,33 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include <algorithm>
 #include <climits>
+#include <cstdio>
+#include <mutex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/adain_model.h"
 #include "server/device.h"
 #include "server/image_codec.h"
 
 namespace style {
+namespace {
+
+// libprotobuf logs an ERROR line for every request whose string fields are not UTF-8 ("...
+// when parsing a protocol buffer"): one line per hostile request, about the client's data.
+// Those are dropped; everything else is printed as libprotobuf's default handler does.
+void ProtobufLog(google::protobuf::LogLevel level, const char* filename, int line, const std::string& message) {
+  if (absl::StrContains(message, "when parsing a protocol buffer")) return;
+  static const char* const kLevelNames[] = {"INFO", "WARNING", "ERROR", "FATAL"};
+  std::fprintf(stderr, "[libprotobuf %s %s:%d] %s\n", kLevelNames[level], filename, line, message.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
 
 absl::StatusOr<at::ScalarType> ParseDtype(const std::string& name) {
   if (name == "float32" || name == "float") return at::kFloat;
@@ -50,6 +68,8 @@ absl::StatusOr<std::unique_ptr<StyleServer>> StyleServer::Start(const ServerOpti
   server->options_ = given_options;
   ServerOptions& options = server->options_;
   if (absl::Status s = InitImageCodec(); !s.ok()) return s;
+  static std::once_flag quiet_protobuf;
+  std::call_once(quiet_protobuf, [] { google::protobuf::SetLogHandler(ProtobufLog); });
   auto credentials = MakeServerCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();
   ServiceOptions service_options = options.service;
@@ -134,9 +154,11 @@ StyleServer::~StyleServer() {
 bool StyleServer::Drain() {
   if (drained_) return drained_cleanly_;
   drained_ = true;
+  // Refuse new work first, then tell the health checkers: whoever sees NOT_SERVING can rely on
+  // a new call being refused.
+  service_->StartDraining();
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
   metrics_->serving().Set(0);
-  service_->StartDraining();
   drained_cleanly_ = service_->WaitIdle(options_.drain_timeout);
   // Cancels calls still open after the timeout and waits for their reactors to finish, which
   // the workers and codec threads still running make sure of.

@@ -83,7 +83,11 @@ StyleTransferService::StyleTransferService(const ServiceOptions& options, StyleR
 
 void StyleTransferService::SetScheduler(Scheduler* scheduler) { scheduler_.store(scheduler); }
 
-void StyleTransferService::StartDraining() { draining_.store(true); }
+void StyleTransferService::StartDraining() {
+  // Under idle_mu_, like Admit's check, so that no call is admitted after WaitIdle saw zero.
+  absl::MutexLock lock(&idle_mu_);
+  draining_.store(true);
+}
 
 bool StyleTransferService::WaitIdle(absl::Duration timeout) {
   absl::MutexLock lock(&idle_mu_);
@@ -92,9 +96,9 @@ bool StyleTransferService::WaitIdle(absl::Duration timeout) {
 }
 
 absl::Status StyleTransferService::Admit() {
-  if (draining_.load()) return absl::UnavailableError("the server is shutting down; retry on another instance");
   if (scheduler_.load() == nullptr) return absl::UnavailableError("the model is still loading; retry shortly");
   absl::MutexLock lock(&idle_mu_);
+  if (draining_.load()) return absl::UnavailableError("the server is shutting down; retry on another instance");
   if (in_flight_.load() >= options_.max_in_flight) {
     return absl::ResourceExhaustedError(
         absl::StrCat("the server is at its limit of ", options_.max_in_flight, " requests in flight; retry later"));
@@ -106,7 +110,14 @@ absl::Status StyleTransferService::Admit() {
 
 void StyleTransferService::Finish(Call* call, const absl::Status& status) {
   const grpc::Status grpc_status = ToGrpcStatus(status);
-  if (metrics_) metrics_->CountRequest(call->rpc, grpc_status.error_code(), Seconds(absl::Now() - call->start));
+  // A client that has gone (its deadline passed, or it cancelled) saw DEADLINE_EXCEEDED or
+  // CANCELLED whatever we answer now: count that, so that /metrics shows what clients got.
+  grpc::StatusCode counted = grpc_status.error_code();
+  if (call->context->IsCancelled()) {
+    counted = absl::Now() >= absl::FromChrono(call->context->deadline()) ? grpc::StatusCode::DEADLINE_EXCEEDED
+                                                                            : grpc::StatusCode::CANCELLED;
+  }
+  if (metrics_) metrics_->CountRequest(call->rpc, counted, Seconds(absl::Now() - call->start));
   call->reactor->Finish(grpc_status);
   delete call;
   absl::MutexLock lock(&idle_mu_);
@@ -131,11 +142,12 @@ grpc::ServerUnaryReactor* StyleTransferService::Stylize(grpc::CallbackServerCont
   if (absl::Status admitted = Admit(); !admitted.ok()) return FinishNow(context, Rpc::kStylize, start, admitted);
   auto validated = ValidateStylizeRequest(*request, options_.limits, *registry_);
   auto* call = new StylizeCall(context, request, response, validated.ok() ? *std::move(validated) : ValidatedRequest{});
+  // Finish deletes `call`: keep what the handler returns.
+  grpc::ServerUnaryReactor* reactor = call->reactor;
   if (!validated.ok()) {
     Finish(call, validated.status());
-    return call->reactor;
+    return reactor;
   }
-  grpc::ServerUnaryReactor* reactor = call->reactor;
   codec_pool_->Schedule([this, call] {
     const RequestLimits& limits = options_.limits;
     const ValidatedRequest& v = call->validated;
@@ -170,6 +182,8 @@ grpc::ServerUnaryReactor* StyleTransferService::Stylize(grpc::CallbackServerCont
     job->done = [this, call](JobResult result) {
       codec_pool_->Schedule([this, call, result = std::move(result)] {
         if (!result.status.ok()) return Finish(call, result.status);
+        // Nobody is waiting for the result: skip encoding it.
+        if (call->context->IsCancelled()) return Finish(call, absl::CancelledError("the client has gone"));
         const absl::Time encode_start = absl::Now();
         const RgbImage image = TensorToImage(result.image);
         auto encoded = EncodeImage(image, call->validated.format, call->validated.quality);

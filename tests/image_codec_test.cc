@@ -1,7 +1,12 @@
 #include "server/image_codec.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -116,6 +121,132 @@ std::string JpegWithHeader(uint16_t width, uint16_t height) {
   jpeg[sof + 7] = static_cast<char>(width >> 8);
   jpeg[sof + 8] = static_cast<char>(width & 0xFF);
   return jpeg;
+}
+
+void AppendLe16(std::string* out, uint32_t v) {
+  out->push_back(static_cast<char>(v & 0xFF));
+  out->push_back(static_cast<char>((v >> 8) & 0xFF));
+}
+
+void AppendLe32(std::string* out, uint32_t v) {
+  AppendLe16(out, v & 0xFFFF);
+  AppendLe16(out, v >> 16);
+}
+
+// A GIF with a two-colour palette and `frames` frames of `width` x `height`, each holding a
+// token LZW stream (one pixel, then end of information): a header that lies about the size,
+// or many frames in few bytes.
+std::string GifWithHeader(uint16_t width, uint16_t height, int frames = 1) {
+  std::string gif = "GIF89a";
+  AppendLe16(&gif, width);
+  AppendLe16(&gif, height);
+  gif += std::string("\x80\x00\x00", 3);         // global colour table of 2 entries
+  gif += std::string("\0\0\0\xFF\xFF\xFF", 6);   // black, white
+  for (int i = 0; i < frames; ++i) {
+    gif += '\x2C';  // image descriptor
+    AppendLe16(&gif, 0);
+    AppendLe16(&gif, 0);
+    AppendLe16(&gif, width);
+    AppendLe16(&gif, height);
+    gif += '\0';
+    gif += std::string("\x02\x02\x44\x01\x00", 5);  // min code size 2: clear, 0, end
+  }
+  gif += '\x3B';
+  return gif;
+}
+
+// A lossless WebP whose VP8L header claims `width` x `height` (each at most 16384; libvips
+// refuses 16384 itself).
+std::string WebpWithHeader(uint32_t width, uint32_t height) {
+  std::string vp8l = "\x2F";
+  const uint32_t bits = (width - 1) | ((height - 1) << 14);  // alpha and version bits 0
+  AppendLe32(&vp8l, bits);
+  vp8l += std::string(15, '\0');  // RIFF chunks have even sizes
+  std::string webp = "RIFF";
+  AppendLe32(&webp, static_cast<uint32_t>(4 + 8 + vp8l.size()));
+  webp += "WEBPVP8L";
+  AppendLe32(&webp, static_cast<uint32_t>(vp8l.size()));
+  return webp + vp8l;
+}
+
+// A little-endian baseline TIFF whose one IFD claims `width` x `height` 8-bit grey pixels in a
+// single uncompressed strip, with only 16 bytes of pixel data behind it.
+std::string TiffWithHeader(uint32_t width, uint32_t height) {
+  struct Entry {
+    uint16_t tag, type;
+    uint32_t value;
+  };
+  constexpr uint16_t kShort = 3, kLong = 4;
+  const Entry entries[] = {
+      {256, kLong, width}, {257, kLong, height}, {258, kShort, 8},  {259, kShort, 1},
+      {262, kShort, 1},    {273, kLong, 0},      {277, kShort, 1}, {278, kLong, height},
+      {279, kLong, 16},
+  };
+  const uint32_t count = sizeof(entries) / sizeof(entries[0]);
+  const uint32_t data_offset = 8 + 2 + count * 12 + 4;
+  std::string tiff("II*\0", 4);
+  AppendLe32(&tiff, 8);
+  AppendLe16(&tiff, count);
+  for (const Entry& e : entries) {
+    AppendLe16(&tiff, e.tag);
+    AppendLe16(&tiff, e.type);
+    AppendLe32(&tiff, 1);
+    AppendLe32(&tiff, e.tag == 273 ? data_offset : e.value);
+  }
+  AppendLe32(&tiff, 0);  // no next IFD
+  return tiff + std::string(16, '\x7F');
+}
+
+// A TIFF of `pages` chained 1x1 grey pages (123 bytes each).
+std::string TiffWithPages(int pages) {
+  std::string tiff("II*\0", 4);
+  AppendLe32(&tiff, 8);
+  constexpr uint16_t kTags[] = {256, 257, 258, 259, 262, 273, 277, 278, 279};
+  constexpr uint16_t kTypes[] = {4, 4, 3, 3, 3, 4, 3, 4, 4};
+  constexpr uint32_t kValues[] = {1, 1, 8, 1, 1, 4, 1, 1, 1};  // pixel data: byte 4
+  for (int page = 0; page < pages; ++page) {
+    const uint32_t next = page + 1 < pages ? static_cast<uint32_t>(tiff.size() + 2 + 9 * 12 + 4) : 0;
+    AppendLe16(&tiff, 9);
+    for (int i = 0; i < 9; ++i) {
+      AppendLe16(&tiff, kTags[i]);
+      AppendLe16(&tiff, kTypes[i]);
+      AppendLe32(&tiff, 1);
+      AppendLe32(&tiff, kValues[i]);
+    }
+    AppendLe32(&tiff, next);
+  }
+  return tiff;
+}
+
+// An animated WebP whose frame chunk (ANMF) is repeated to `frames` frames.
+std::string WebpWithFrames(const std::string& animated, int frames) {
+  std::string head, anmf;
+  for (size_t at = 12; at + 8 <= animated.size();) {
+    const uint32_t size = static_cast<uint8_t>(animated[at + 4]) | static_cast<uint8_t>(animated[at + 5]) << 8 |
+                          static_cast<uint8_t>(animated[at + 6]) << 16 | static_cast<uint32_t>(static_cast<uint8_t>(animated[at + 7])) << 24;
+    const std::string chunk = animated.substr(at, 8 + size + (size & 1));
+    if (chunk.substr(0, 4) != "ANMF") {
+      head += chunk;
+    } else if (anmf.empty()) {
+      anmf = chunk;
+    }
+    at += chunk.size();
+  }
+  std::string body = head;
+  for (int i = 0; i < frames; ++i) body += anmf;
+  std::string webp = "RIFF";
+  AppendLe32(&webp, static_cast<uint32_t>(4 + body.size()));
+  return webp + "WEBP" + body;
+}
+
+// `pages` pages of `width` x `height` stacked vertically, for the savers' page-height. Each
+// page has its own grey level: the WebP saver merges identical frames.
+VImage Pages(int width, int height, int pages) {
+  const VImage y = VImage::xyz(width, height * pages).extract_band(1);
+  VImage stack = VImage::bandjoin({y, y, y}) / height * (200.0 / pages);
+  stack = stack.cast(VIPS_FORMAT_UCHAR).copy_memory();
+  stack.set("page-height", height);
+  return stack;
 }
 
 TEST_F(ImageCodecTest, EncodesEachFormatWithItsMagicBytes) {
@@ -532,6 +663,183 @@ TEST_F(ImageCodecTest, RefusesHugeHeadersFast) {
   EXPECT_EQ(small->width, 100);
 
   ExpectInvalid(JpegWithHeader(65000, 65000), "pixels");
+}
+
+TEST_F(ImageCodecTest, RefusesInputsDeclaringTooManyFrames) {
+  DecodeLimits limits;
+  limits.max_frames = 4;
+  for (const char* suffix : {".gif", ".webp", ".tif"}) {
+    const std::string five = SaveWithVips(Pages(12, 10, 5), suffix);
+    const absl::StatusOr<ImageHeader> header = ProbeImage(five, DecodeLimits());
+    ASSERT_TRUE(header.ok()) << suffix << ": " << header.status();
+    EXPECT_EQ(header->pages, 5) << suffix;
+    EXPECT_EQ(header->height, 10) << suffix;
+    ExpectInvalid(five, "frames or pages; at most 4 are accepted", limits);
+    // At the limit: accepted, and only the first frame is decoded.
+    const std::string four = SaveWithVips(Pages(12, 10, 4), suffix);
+    const absl::StatusOr<RgbImage> image = DecodeImage(four, limits);
+    ASSERT_TRUE(image.ok()) << suffix << ": " << image.status();
+    EXPECT_EQ(image->height, 10) << suffix;
+  }
+  // The default refuses a GIF of 100000 one-pixel frames (1.6 MB). libnsgif stops counting
+  // a little past 4096, which is still over the limit.
+  ExpectInvalid(GifWithHeader(1, 1, 100000), "frames or pages; at most 1000 are accepted");
+  EXPECT_EQ(DecodeLimits().max_frames, 1000);
+  // The codec's own counts agree with libvips' at the limit.
+  const absl::StatusOr<ImageHeader> tiff = ProbeImage(TiffWithPages(1000), DecodeLimits());
+  ASSERT_TRUE(tiff.ok()) << tiff.status();
+  EXPECT_EQ(tiff->pages, 1000);
+  ExpectInvalid(TiffWithPages(1001), "more than 1000 frames or pages");
+  const std::string animated = SaveWithVips(Pages(6, 4, 3), ".webp");
+  const absl::StatusOr<ImageHeader> webp = ProbeImage(WebpWithFrames(animated, 1000), DecodeLimits());
+  ASSERT_TRUE(webp.ok()) << webp.status();
+  EXPECT_EQ(webp->pages, 1000);
+  ExpectInvalid(WebpWithFrames(animated, 1001), "more than 1000 frames or pages");
+}
+
+// How long a refusal may take: 100 ms, or 1 s under the sanitizers, whose allocators make
+// libvips' own (uninstrumented) allocations slower. A normal build takes about a millisecond.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr std::chrono::milliseconds kRefusalBound(1000);
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr std::chrono::milliseconds kRefusalBound(1000);
+#else
+constexpr std::chrono::milliseconds kRefusalBound(100);
+#endif
+#else
+constexpr std::chrono::milliseconds kRefusalBound(100);
+#endif
+
+// Decompression bombs: small files whose headers promise billions of pixels or pages. Each is
+// refused from its header, before a single pixel is decoded, and fast.
+TEST_F(ImageCodecTest, RefusesDecompressionBombsFromTheHeaderFast) {
+  struct Bomb {
+    const char* what;
+    std::string bytes;
+    const char* reason;
+  };
+  const Bomb bombs[] = {
+      {"PNG 100000x100000", PngWithHeader(100000, 100000), "10000000000 pixels"},
+      {"PNG 1x2^31-1", PngWithHeader(1, 0x7FFFFFFF), "PNG"},  // libspng refuses it itself
+      {"JPEG 65000x65000", JpegWithHeader(65000, 65000), "4225000000 pixels"},
+      {"GIF 65535x65535", GifWithHeader(65535, 65535), "pixels"},
+      {"WebP 16383x16383", WebpWithHeader(16383, 16383), "268402689 pixels"},
+      {"TIFF 100000x100000", TiffWithHeader(100000, 100000), "10000000000 pixels"},
+      {"TIFF 2^32-1 x 1", TiffWithHeader(0xFFFFFFFF, 1), "out of range"},  // libvips refuses it
+      {"GIF of 200000 frames", GifWithHeader(1, 1, 200000), "frames"},
+      // libtiff walks every page to count them, and libwebp's demuxer takes time quadratic in
+      // the frames (12 s for these 100000): the codec counts both itself, up to the limit.
+      {"TIFF of 100000 pages", TiffWithPages(100000), "more than 1000 frames or pages"},
+      {"WebP of 100000 frames", WebpWithFrames(SaveWithVips(Pages(6, 4, 3), ".webp"), 100000),
+       "more than 1000 frames or pages"},
+  };
+  for (const Bomb& bomb : bombs) {
+    EXPECT_LT(bomb.bytes.size(), DecodeLimits().max_bytes) << bomb.what;
+    for (int fit : {0, 64}) {
+      const auto start = std::chrono::steady_clock::now();
+      const absl::StatusOr<RgbImage> image = DecodeImage(bomb.bytes, DecodeLimits(), fit);
+      const auto elapsed = std::chrono::steady_clock::now() - start;
+      EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument)
+          << bomb.what << ": " << image.status();
+      EXPECT_THAT(std::string(image.status().message()), HasSubstr(bomb.reason)) << bomb.what;
+      EXPECT_LT(elapsed, kRefusalBound)
+          << bomb.what << " took "
+          << std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count() << " us";
+    }
+  }
+  // The hand-made headers are otherwise well formed: at a small size the probe accepts them.
+  for (const std::string& small :
+       {GifWithHeader(30, 20), WebpWithHeader(30, 20), TiffWithHeader(30, 20)}) {
+    const absl::StatusOr<ImageHeader> header = ProbeImage(small, DecodeLimits());
+    ASSERT_TRUE(header.ok()) << header.status();
+    EXPECT_EQ(header->width, 30);
+    EXPECT_EQ(header->height, 20);
+  }
+}
+
+// Nothing an input says makes the codec open a file or a connection: formats that can refer to
+// other resources (SVG, XML with external entities or XInclude) are refused from their first
+// bytes, and their loaders are blocked even if something reached libvips directly. A canary
+// file watched with inotify and a listening socket prove that nothing was even tried.
+TEST_F(ImageCodecTest, InputsCannotMakeTheCodecReadFilesOrOpenConnections) {
+  const std::string dir = ::testing::TempDir();
+  const std::string canary = dir + "/codec_canary_" + std::to_string(::getpid()) + ".jpg";
+  std::ofstream(canary, std::ios::binary)
+      << EncodeOrDie(MakeTestPattern(8, 8), OutputFormat::kJpeg);
+  const int watch = inotify_init1(IN_NONBLOCK);
+  ASSERT_GE(watch, 0);
+  ASSERT_GE(inotify_add_watch(watch, canary.c_str(), IN_OPEN | IN_ACCESS), 0);
+
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  socklen_t length = sizeof(addr);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &length), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x.png";
+  const std::string file_url = "file://" + canary;
+
+  const std::string svg_head =
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" "
+      "width=\"10\" height=\"10\">";
+  const std::string hostile[] = {
+      svg_head + "<image xlink:href=\"" + file_url + "\" width=\"10\" height=\"10\"/></svg>",
+      svg_head + "<image href=\"" + url + "\" width=\"10\" height=\"10\"/></svg>",
+      svg_head + "<style>@import url(" + url + ");</style></svg>",
+      "<?xml version=\"1.0\"?>\n<!DOCTYPE svg [<!ENTITY x SYSTEM \"" + file_url + "\">]>\n" +
+          svg_head + "<text>&x;</text></svg>",
+      "<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM \"" + url + "\">]><r>&x;</r>",
+      "<?xml version=\"1.0\"?>\n<r xmlns:xi=\"http://www.w3.org/2001/XInclude\">"
+      "<xi:include href=\"" + canary + "\" parse=\"text\"/></r>",
+      // Accepted magic bytes followed by SVG: the GIF loader gets it, and fails.
+      "GIF89a" + svg_head + "<image href=\"" + file_url + "\"/></svg>",
+      // A file name or URL as the whole input.
+      canary,
+      file_url,
+      url,
+  };
+  for (const std::string& bytes : hostile) {
+    const absl::StatusOr<RgbImage> image = DecodeImage(bytes, DecodeLimits());
+    EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument) << bytes;
+    // Bypassing the codec: libvips' own sniffing finds no unblocked loader either.
+    EXPECT_THROW(VImage::new_from_buffer(bytes.data(), bytes.size(), ""), vips::VError) << bytes;
+    vips_error_clear();
+  }
+  ExpectInvalid(hostile[0], "SVG is not an accepted image format");
+  ExpectInvalid(hostile[4], "XML is not an accepted image format");
+
+  char events[4096];
+  EXPECT_LT(read(watch, events, sizeof(events)), 0) << "the canary file was opened";
+  EXPECT_EQ(errno, EAGAIN);
+  const int connection = accept(listener, nullptr, nullptr);
+  EXPECT_LT(connection, 0) << "something connected to " << url;
+  if (connection >= 0) close(connection);
+  close(listener);
+  close(watch);
+  std::filesystem::remove(canary);
+}
+
+// Damaged input makes libjpeg, libpng and friends warn through glib; the codec keeps that off
+// stderr (one log line per bad request is a log flood) but still reports real errors.
+TEST_F(ImageCodecTest, SilencesLibvipsWarningsButNotErrors) {
+  std::string jpeg = EncodeOrDie(MakeTestPattern(64, 48), OutputFormat::kJpeg);
+  const size_t sos = jpeg.find("\xFF\xDA");
+  ASSERT_NE(sos, std::string::npos);
+  jpeg.insert(sos, std::string("\x00\x01\x02", 3));  // "extraneous bytes before marker"
+  const uint64_t before = SilencedCodecWarnings();
+  ::testing::internal::CaptureStderr();
+  const absl::StatusOr<RgbImage> image = DecodeImage(jpeg, DecodeLimits());
+  const absl::StatusOr<RgbImage> truncated = DecodeImage(jpeg.substr(0, jpeg.size() / 2), {});
+  const std::string stderr_text = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(image.ok()) << image.status();  // a warning, not an error
+  EXPECT_GT(SilencedCodecWarnings(), before);
+  EXPECT_EQ(stderr_text, "");
+  EXPECT_EQ(truncated.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(truncated.status().message()), HasSubstr("cannot decode the JPEG"));
 }
 
 TEST_F(ImageCodecTest, EnforcesLimits) {

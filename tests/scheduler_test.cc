@@ -225,6 +225,25 @@ TEST_F(SchedulerTest, FailuresAndExceptionsCostOneJobAndTheWorkerRecovers) {
   EXPECT_TRUE(slots[2].Wait().status.ok());
 }
 
+// A style image whose encoding fails costs its own job (INTERNAL) and nothing else. (Under
+// clang, a job read after being moved from once crashed the worker here.)
+TEST_F(SchedulerTest, StyleEncodingFailureFailsOnlyItsJob) {
+  auto scheduler = Make(1, 1);
+  control_->fail_next = 1;
+  std::vector<ResultSlot> slots(2);
+  for (int i = 0; i < 2; ++i) {
+    auto job = MakeJob(8, 8);
+    job->styles[0] = {nullptr, at::full({1, 3, 8, 8}, 0.5f), 1.0};  // an image to encode
+    slots[i].Attach(*job);
+    ASSERT_TRUE(scheduler->Submit(job).ok());
+  }
+  EXPECT_EQ(slots[0].Wait().status.code(), absl::StatusCode::kInternal);
+  EXPECT_GT(slots[0].result.queued, absl::ZeroDuration() - absl::Seconds(1));
+  EXPECT_TRUE(slots[1].Wait().status.ok()) << slots[1].result.status;
+  EXPECT_EQ(control_->encode_calls.load(), 2);
+  EXPECT_EQ(control_->stylize_calls.load(), 1);
+}
+
 TEST_F(SchedulerTest, QueueOverflowIsRefusedAtOnceAndShutdownFinishesAcceptedJobs) {
   control_->gate = std::make_shared<absl::Notification>();
   auto scheduler = Make(1, 1, /*queue=*/2);

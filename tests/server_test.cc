@@ -177,6 +177,24 @@ TEST_F(FakeModelServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
   EXPECT_EQ(control_->stylize_calls.load(), 1);
 }
 
+// A request that is not a valid StylizeRequest at all (here a style id that is not UTF-8, which
+// proto3 refuses to parse) is refused by gRPC before the service sees it, without a log line per
+// request on the server's stderr. gRPC's callback API answers such a call UNIMPLEMENTED, with no
+// message (docs/reliability.md, known limits).
+TEST_F(FakeModelServerTest, UnparseableRequestsAreRefusedQuietly) {
+  Start();
+  v1::StylizeRequest request;
+  request.set_content(Png(16, 16));
+  request.add_styles()->set_style_id("st-\xFF\xFE");
+  ::testing::internal::CaptureStderr();
+  auto response = client_->Stylize(request);
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnimplemented) << response.status();
+  // The client's own serializer still warns ("when serializing"); the server's parser does not.
+  EXPECT_THAT(logged, ::testing::Not(HasSubstr("when parsing")));
+  EXPECT_TRUE(client_->Stylize(Request(Png(16, 16), Png(16, 16))).ok());
+}
+
 TEST_F(FakeModelServerTest, RegisteredStylesCanBeUsedListedAndDeleted) {
   Start();
   const std::string style_png = Png(24, 24, 5);
@@ -311,6 +329,56 @@ TEST(RealModelServerTest, StylizesThroughTheVggModel) {
   request.set_alpha(0.0f);
   auto identity = client->Stylize(request);
   ASSERT_TRUE(identity.ok());
+  EXPECT_TRUE((*server)->Drain());
+}
+
+// Tiny inputs (a pixel, a few pixels, one-pixel strips) through the real VGG model, which
+// edge-pads sides under 16: each is stylized at its own size (or, if ever refused, refused with
+// INVALID_ARGUMENT), never crashes, and the server keeps serving.
+TEST(RealModelServerTest, TinyImagesAreStylizedOrRefusedCleanly) {
+  if (!testing::RequireShared("models/adain-vgg19/vgg_normalised.pth")) GTEST_SKIP();
+  const std::string dir = testing::ConvertedVggWeights();
+  ASSERT_FALSE(dir.empty());
+  ServerOptions options = TestOptions();
+  options.model_dir = dir;
+  auto server = StyleServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto client = Connect((*server)->port());
+  const std::pair<int, int> sizes[] = {{1, 1}, {2, 2}, {3, 2}, {1000, 1}, {1, 1000}, {15, 1}, {17, 2}};
+  int stylized = 0;
+  for (const auto& [width, height] : sizes) {
+    for (const auto& [style_width, style_height] : {std::pair{1, 1}, std::pair{2, 3}, std::pair{40, 30}}) {
+      const std::string what = absl::StrCat(width, "x", height, " content, ", style_width, "x", style_height, " style");
+      v1::StylizeRequest request = Request(Png(width, height, 3), Png(style_width, style_height, 4));
+      request.mutable_output()->set_format(v1::IMAGE_FORMAT_PNG);
+      auto response = client->Stylize(request);
+      if (!response.ok()) {
+        EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << what << ": " << response.status();
+        continue;
+      }
+      ++stylized;
+      EXPECT_EQ(response->width(), static_cast<uint32_t>(width)) << what;
+      EXPECT_EQ(response->height(), static_cast<uint32_t>(height)) << what;
+      auto decoded = DecodeImage(response->image(), {});
+      ASSERT_TRUE(decoded.ok()) << what << ": " << decoded.status();
+      EXPECT_EQ(decoded->width, width) << what;
+      EXPECT_EQ(decoded->height, height) << what;
+    }
+  }
+  EXPECT_EQ(stylized, 21);  // today every one of them is stylized
+  // Tiny inputs through the other paths: registering a 1x1 style and a FIT to the minimum side.
+  auto registered = client->RegisterStyle(Png(1, 1, 9));
+  ASSERT_TRUE(registered.ok()) << registered.status();
+  v1::StylizeRequest by_id;
+  by_id.set_content(Png(1000, 1));
+  by_id.add_styles()->set_style_id(registered->style().style_id());
+  by_id.mutable_size()->set_mode(v1::SizePolicy::FIT);
+  by_id.mutable_size()->set_max_side(16);
+  auto fitted = client->Stylize(by_id);
+  ASSERT_TRUE(fitted.ok()) << fitted.status();
+  EXPECT_EQ(fitted->width(), 16u);
+  EXPECT_EQ(fitted->height(), 1u);
+  EXPECT_TRUE(client->Stylize(Request(Png(48, 40), Png(32, 32))).ok());
   EXPECT_TRUE((*server)->Drain());
 }
 
