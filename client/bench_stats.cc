@@ -38,7 +38,7 @@ BenchSummary Summarize(const std::vector<BenchSample>& samples, double duration_
   summary.requests = static_cast<int64_t>(samples.size());
   summary.concurrency = concurrency;
   summary.duration_s = duration_s;
-  std::vector<double> latencies, queued, compute;
+  std::vector<double> latencies, queued, compute, decode, encode, server_total;
   for (const BenchSample& sample : samples) {
     if (sample.code != absl::StatusCode::kOk) {
       ++summary.errors[absl::StatusCodeToString(sample.code)];
@@ -47,6 +47,9 @@ BenchSummary Summarize(const std::vector<BenchSample>& samples, double duration_
     latencies.push_back(sample.latency_ms);
     queued.push_back(sample.queued_ms);
     compute.push_back(sample.compute_ms);
+    decode.push_back(sample.decode_ms);
+    encode.push_back(sample.encode_ms);
+    server_total.push_back(sample.server_total_ms);
   }
   summary.ok = static_cast<int64_t>(latencies.size());
   if (duration_s > 0) {
@@ -61,6 +64,9 @@ BenchSummary Summarize(const std::vector<BenchSample>& samples, double duration_
   summary.mean_ms = Mean(latencies);
   summary.mean_queued_ms = Mean(queued);
   summary.mean_compute_ms = Mean(compute);
+  summary.mean_decode_ms = Mean(decode);
+  summary.mean_encode_ms = Mean(encode);
+  summary.mean_server_total_ms = Mean(server_total);
   return summary;
 }
 
@@ -78,8 +84,9 @@ std::string FormatBenchText(const BenchSummary& s) {
                         s.ok_throughput_rps);
   absl::StrAppendFormat(&text, "latency ms  p50 %.1f  p90 %.1f  p99 %.1f  max %.1f  mean %.1f\n",
                         s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms, s.mean_ms);
-  absl::StrAppendFormat(&text, "server ms   queued %.1f  compute %.1f (means)\n", s.mean_queued_ms,
-                        s.mean_compute_ms);
+  absl::StrAppendFormat(&text, "server ms   decode %.1f  queued %.1f  compute %.1f  encode %.1f  total %.1f (means)\n",
+                        s.mean_decode_ms, s.mean_queued_ms, s.mean_compute_ms, s.mean_encode_ms,
+                        s.mean_server_total_ms);
   return text;
 }
 
@@ -96,7 +103,9 @@ std::string FormatBenchJson(const BenchSummary& s) {
                       ", \"p90\": ", JsonNumber(s.p90_ms), ", \"p99\": ", JsonNumber(s.p99_ms),
                       ", \"max\": ", JsonNumber(s.max_ms), ", \"mean\": ", JsonNumber(s.mean_ms),
                       "}, \"server_ms\": {\"queued_mean\": ", JsonNumber(s.mean_queued_ms),
-                      ", \"compute_mean\": ", JsonNumber(s.mean_compute_ms), "}}\n");
+                      ", \"compute_mean\": ", JsonNumber(s.mean_compute_ms), ", \"decode_mean\": ",
+                      JsonNumber(s.mean_decode_ms), ", \"encode_mean\": ", JsonNumber(s.mean_encode_ms),
+                      ", \"total_mean\": ", JsonNumber(s.mean_server_total_ms), "}}\n");
 }
 
 }  // namespace style

@@ -22,6 +22,9 @@ struct BenchSample {
   absl::StatusCode code = absl::StatusCode::kOk;
   double queued_ms = 0;  // server-side times, from the response (0 on errors)
   double compute_ms = 0;
+  double decode_ms = 0;
+  double encode_ms = 0;
+  double server_total_ms = 0;
 };
 
 // What a load test measured. Latencies and server times cover successful requests only.
@@ -40,6 +43,9 @@ struct BenchSummary {
   double mean_ms = 0;
   double mean_queued_ms = 0;
   double mean_compute_ms = 0;
+  double mean_decode_ms = 0;
+  double mean_encode_ms = 0;
+  double mean_server_total_ms = 0;  // arrival to answer inside the server
 };
 
 // Summarizes the samples of a run that took `duration_s` seconds with `concurrency` workers.

@@ -673,6 +673,9 @@ std::vector<BenchSample> DriveLoad(const StyleClient& client, const v1::StylizeR
         if (response.ok()) {
           sample.queued_ms = response->timing().queued_seconds() * 1000;
           sample.compute_ms = response->timing().compute_seconds() * 1000;
+          sample.decode_ms = response->timing().decode_seconds() * 1000;
+          sample.encode_ms = response->timing().encode_seconds() * 1000;
+          sample.server_total_ms = response->timing().total_seconds() * 1000;
         }
         mine.push_back(sample);
       }
