@@ -87,6 +87,14 @@ class FaultInjectionTest : public ::testing::Test {
     const auto it = metrics.find(absl::StrCat(R"(styletransfer_requests_total{code=")", code, R"(",rpc="Stylize"})"));
     return it == metrics.end() ? -1 : it->second;
   }
+  // Every non-zero requests_total{rpc="Stylize"} series, for failure messages.
+  static std::string Counts(const std::map<std::string, double>& metrics) {
+    std::string out;
+    for (const auto& [series, value] : metrics) {
+      if (series.rfind("styletransfer_requests_total{", 0) == 0 && value != 0) absl::StrAppend(&out, series, "=", value, " ");
+    }
+    return out;
+  }
   bool Idle() const {
     const auto m = Metrics();
     return m.at("styletransfer_in_flight_requests") == 0 && m.at("styletransfer_queue_depth") == 0 &&
@@ -134,7 +142,7 @@ TEST_F(FaultInjectionTest, OutOfMemoryAnswersResourceExhausted) {
 TEST_F(FaultInjectionTest, StalledModelGivesDeadlineExceededAndTheWorkerRecovers) {
   control_->gate = std::make_shared<absl::Notification>();  // set before the workers start
   Start(/*workers=*/1, /*queue_size=*/64, /*metrics=*/true);
-  auto impatient = Connect(absl::Milliseconds(500));
+  auto impatient = Connect(absl::Seconds(2));
   // One call stalls in the model, one waits behind it in the queue: both hit their deadline.
   std::vector<std::thread> calls;
   std::atomic<int> deadline_exceeded{0};
@@ -145,9 +153,16 @@ TEST_F(FaultInjectionTest, StalledModelGivesDeadlineExceededAndTheWorkerRecovers
     });
     absl::SleepFor(absl::Milliseconds(50));
   }
+  // Both reached the server before their deadline: one in the model, one queued.
+  EXPECT_TRUE(Eventually([&] {
+    return control_->encode_calls.load() == 1 && Metrics().at("styletransfer_queue_depth") == 1;
+  }, absl::Seconds(2)));
   for (std::thread& t : calls) t.join();
   EXPECT_EQ(deadline_exceeded.load(), 2);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(3));  // answered at the deadline, not at the stall's end
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));  // answered at the deadline, not at the stall's end
+  // The server's own deadline for the queued call counts from its arrival there, a little after
+  // the client's: let it pass too.
+  absl::SleepFor(absl::Milliseconds(500));
   // The stall ends: the worker finishes the abandoned call, skips the expired one and serves again.
   control_->gate->Notify();
   auto after = client_->Stylize(Request());
@@ -155,8 +170,8 @@ TEST_F(FaultInjectionTest, StalledModelGivesDeadlineExceededAndTheWorkerRecovers
   EXPECT_EQ(control_->stylize_calls.load(), 2);  // the stalled call and `after`; the queued one never ran
   EXPECT_TRUE(Eventually([&] { return Idle(); }));
   const auto m = Metrics();
-  EXPECT_EQ(Count(m, "DEADLINE_EXCEEDED"), 2);
-  EXPECT_EQ(Count(m, "OK"), 1);
+  EXPECT_EQ(Count(m, "DEADLINE_EXCEEDED"), 2) << Counts(m);
+  EXPECT_EQ(Count(m, "OK"), 1) << Counts(m);
 }
 
 TEST_F(FaultInjectionTest, CancellingWhileQueuedFreesTheWork) {
@@ -186,6 +201,9 @@ TEST_F(FaultInjectionTest, CancellingWhileQueuedFreesTheWork) {
   EXPECT_EQ(cancelled.load(), kCancelled);
   EXPECT_LT(absl::Now() - cancel, absl::Seconds(1));  // the clients are free at once
 
+  // The server learns of a cancellation asynchronously (RST_STREAM); give it time to before the
+  // worker looks at the queued jobs.
+  absl::SleepFor(absl::Seconds(1));
   control_->gate->Notify();
   held.join();
   // The worker dropped the cancelled jobs without running the model, and nothing stays held.

@@ -266,6 +266,11 @@ TEST_F(FakeModelServerTest, MetricsEndpointServesTheExpositionFormat) {
   Start(options);
   ASSERT_TRUE(client_->Stylize(Request(Png(16, 16), Png(16, 16))).ok());
   ASSERT_FALSE(client_->Stylize(Request("junk", Png(16, 16))).ok());
+  // The gauges are lowered just after the answer is sent: let them settle.
+  for (int i = 0; i < 500 && server_->metrics().Scrape().find("\nstyletransfer_in_flight_requests 0\n") == std::string::npos;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   const auto m = testing::ParsePrometheusText(testing::HttpGet(server_->metrics_port(), "/metrics"));
   EXPECT_EQ(m.at(R"(styletransfer_requests_total{code="OK",rpc="Stylize"})"), 1);
   EXPECT_EQ(m.at(R"(styletransfer_requests_total{code="INVALID_ARGUMENT",rpc="Stylize"})"), 1);

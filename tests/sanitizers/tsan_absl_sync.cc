@@ -13,7 +13,9 @@
 // acquires when it returns (the condition, which Abseil may evaluate on any thread inside
 // these calls, runs while TSan ignores accesses, as in Abseil's own annotations), a
 // Notification's Notify releases and a successful wait acquires. Nothing is suppressed: this
-// only restores the synchronization the sanitizer cannot see. Only calls from our own
+// only restores the synchronization the sanitizer cannot see. (Destruction is not annotated:
+// freeing the memory resets TSan's state for it, and gRPC's inline code destroys its own
+// reactors' mutexes under synchronization TSan cannot see.) Only calls from our own
 // (instrumented, statically linked) code are wrapped; gRPC's use of Abseil inside its shared
 // libraries is uninstrumented and invisible to TSan either way.
 #include <sanitizer/tsan_interface.h>
@@ -53,7 +55,6 @@ bool RealLockWhenWithTimeout(Mutex* mu, const Condition& c, Duration d)
     STYLE_REAL("_ZN", "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
 bool RealLockWhenWithDeadline(Mutex* mu, const Condition& c, Time t)
     STYLE_REAL("_ZN", "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-void RealMutexDestructor(Mutex* mu) STYLE_REAL("_ZN", "5MutexD1Ev");
 void RealNotify(Notification* n) STYLE_REAL("_ZN", "12Notification6NotifyEv");
 void RealWaitForNotification(const Notification* n) STYLE_REAL("_ZNK", "12Notification19WaitForNotificationEv");
 bool RealWaitForNotificationWithTimeout(const Notification* n, Duration d)
@@ -76,7 +77,6 @@ bool WrapLockWhenWithTimeout(Mutex* mu, const Condition& c, Duration d)
     STYLE_WRAP("_ZN", "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
 bool WrapLockWhenWithDeadline(Mutex* mu, const Condition& c, Time t)
     STYLE_WRAP("_ZN", "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-void WrapMutexDestructor(Mutex* mu) STYLE_WRAP("_ZN", "5MutexD1Ev");
 void WrapNotify(Notification* n) STYLE_WRAP("_ZN", "12Notification6NotifyEv");
 void WrapWaitForNotification(const Notification* n) STYLE_WRAP("_ZNK", "12Notification19WaitForNotificationEv");
 bool WrapWaitForNotificationWithTimeout(const Notification* n, Duration d)
@@ -173,11 +173,6 @@ bool WrapLockWhenWithDeadline(Mutex* mu, const Condition& c, Time t) {
   const bool met = RealLockWhenWithDeadline(mu, c, t);
   __tsan_mutex_post_lock(mu, 0, 0);
   return met;
-}
-
-void WrapMutexDestructor(Mutex* mu) {
-  __tsan_mutex_destroy(mu, 0);
-  RealMutexDestructor(mu);
 }
 
 void WrapNotify(Notification* n) {
