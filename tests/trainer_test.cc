@@ -211,22 +211,84 @@ TEST(TrainerTest, ParsesWidthsAndPhases) {
   EXPECT_FALSE(ParsePhase("decode").ok());
 }
 
-TEST(TrainerTest, ZeroPadBorderFixGivesTheReflectionPaddingGradients) {
-  // The GPU runs train with PaddingImpl::kZeroPadFixBorder; its backward pass must match.
+TEST(TrainerTest, FastPaddingAndLayoutGiveTheReflectionPaddingGradients) {
+  // GPU runs train with PaddingImpl::kZeroPadFixBorder and channels_last; their backward pass
+  // must match the reference's reflection padding in NCHW.
   const std::vector<Layer> layers = EncoderLayers(kStudentWidths);
   TensorMap weights = HeWeights(layers);
   for (auto& [name, t] : weights) t.set_requires_grad(true);
   const ConvNet net = ConvNet::Create(layers, weights, "net").value();
   const at::Tensor x = at::rand({2, 3, 24, 40});
-  std::vector<at::Tensor> grads[2];
-  int i = 0;
-  for (PaddingImpl padding : {PaddingImpl::kReflectPad, PaddingImpl::kZeroPadFixBorder}) {
+  std::vector<std::vector<at::Tensor>> grads;
+  for (auto [padding, format] : {std::pair{PaddingImpl::kReflectPad, at::MemoryFormat::Contiguous},
+                                 std::pair{PaddingImpl::kZeroPadFixBorder, at::MemoryFormat::Contiguous},
+                                 std::pair{PaddingImpl::kZeroPadFixBorder, at::MemoryFormat::ChannelsLast},
+                                 std::pair{PaddingImpl::kReflectPad, at::MemoryFormat::ChannelsLast}}) {
     for (auto& [name, t] : weights) t.mutable_grad() = at::Tensor();
-    net.To(at::TensorOptions().dtype(at::kFloat), at::MemoryFormat::Contiguous, padding).Forward(x).pow(2).mean().backward();
-    for (auto& [name, t] : weights) grads[i].push_back(t.grad().clone());
-    ++i;
+    net.To(at::TensorOptions().dtype(at::kFloat), format, padding).Forward(x.contiguous(format)).pow(2).mean().backward();
+    grads.emplace_back();
+    for (auto& [name, t] : weights) grads.back().push_back(t.grad().clone());
   }
-  for (size_t k = 0; k < grads[0].size(); ++k) EXPECT_TRUE(at::allclose(grads[1][k], grads[0][k], 1e-3, 1e-6)) << k;
+  for (size_t variant = 1; variant < grads.size(); ++variant) {
+    for (size_t k = 0; k < grads[0].size(); ++k) {
+      EXPECT_TRUE(at::allclose(grads[variant][k], grads[0][k], 1e-3, 1e-6)) << "variant " << variant << ", tensor " << k;
+    }
+  }
+}
+
+// Whether this LibTorch has bfloat16 reflection padding on the CPU (1.13 has not; CUDA has).
+bool CpuHasBf16ReflectionPad() {
+  try {
+    at::reflection_pad2d(at::zeros({1, 1, 4, 4}, at::kBFloat16), {1, 1, 1, 1});
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+TEST(TrainerTest, GpuSettingsTrainLikeTheDefaultsOnTheCpu) {
+  // What scripts/gpu-train.sh turns on (channels_last, the zero-pad border fix, bf16), checked
+  // against float32 NCHW reflection padding, since CI has no GPU. Adam magnifies float rounding
+  // in parameters with near-zero gradients, so the comparison is of losses, not weights.
+  const TinyData data = LoadTinyData();
+  auto teacher = RandomTeacher();
+  const fs::path dir = TempDir("gpu_settings");
+  auto distill = Trainer::Create(TinyOptions(Phase::kDistill), teacher->encoder);
+  ASSERT_TRUE(distill.ok());
+  Train(**distill, data, 1, 2, (dir / "distill").string());
+  auto decoder = Trainer::Create(TinyOptions(Phase::kDecoder), teacher->encoder, (dir / "distill").string());
+  ASSERT_TRUE(decoder.ok());
+  Train(**decoder, data, 1, 2, (dir / "decoder").string());
+  TrainerOptions fast = TinyOptions(Phase::kJoint);
+  fast.channels_last = true;
+  fast.padding = PaddingImpl::kZeroPadFixBorder;
+  auto plain_run = Trainer::Create(TinyOptions(Phase::kJoint), teacher->encoder, (dir / "decoder").string());
+  auto fast_run = Trainer::Create(fast, teacher->encoder, (dir / "decoder").string());
+  ASSERT_TRUE(plain_run.ok() && fast_run.ok());
+  const std::vector<LogRow> plain_rows = Train(**plain_run, data, 3, 2);
+  const std::vector<LogRow> fast_rows = Train(**fast_run, data, 3, 2);
+  ASSERT_EQ(plain_rows.size(), 3u);
+  ASSERT_EQ(fast_rows.size(), 3u);
+  for (size_t i = 0; i < plain_rows.size(); ++i) {
+    EXPECT_NEAR(fast_rows[i].losses.loss, plain_rows[i].losses.loss, 1e-3 * plain_rows[i].losses.loss) << i;
+  }
+  // bf16 against float32 with the same padding. LibTorch 1.13 has no bfloat16 reflection padding
+  // on the CPU (CUDA has), so there both use zero padding: every other op of the bf16 path runs.
+  TrainerOptions bf16 = TinyOptions(Phase::kJoint);
+  TrainerOptions fp32 = TinyOptions(Phase::kJoint);
+  if (!CpuHasBf16ReflectionPad()) bf16.padding = fp32.padding = PaddingImpl::kZeroPadInexact;
+  bf16.bf16 = true;
+  auto bf16_run = Trainer::Create(bf16, teacher->encoder, (dir / "decoder").string());
+  auto fp32_run = Trainer::Create(fp32, teacher->encoder, (dir / "decoder").string());
+  ASSERT_TRUE(bf16_run.ok() && fp32_run.ok());
+  const std::vector<LogRow> bf16_rows = Train(**bf16_run, data, 2, 2);
+  const std::vector<LogRow> fp32_rows = Train(**fp32_run, data, 2, 2);
+  ASSERT_EQ(bf16_rows.size(), 2u);
+  ASSERT_EQ(fp32_rows.size(), 2u);
+  for (size_t i = 0; i < bf16_rows.size(); ++i) {
+    EXPECT_NEAR(bf16_rows[i].losses.loss, fp32_rows[i].losses.loss, 0.05 * fp32_rows[i].losses.loss) << i;
+  }
+  EXPECT_EQ((*bf16_run)->decoder_weights().begin()->second.scalar_type(), at::kFloat);  // float32 masters
 }
 
 TEST(TrainerTest, LossesGoDownInEveryPhase) {

@@ -18,7 +18,6 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "server/adain_model.h"
 #include "server/device.h"
 #include "server/status_util.h"
 #include "train/train_loop.h"
@@ -26,7 +25,7 @@
 #include "train/training_data.h"
 
 ABSL_FLAG(std::string, phase, "distill", "distill, decoder or joint");
-ABSL_FLAG(std::string, teacher_dir, "", "the VGG19 model folder (encoder.pt from tools/convert_weights.py)");
+ABSL_FLAG(std::string, teacher_dir, "", "folder with the VGG19 encoder.pt (tools/convert_weights.py; fp16 is fine)");
 ABSL_FLAG(std::string, content_dir, "", "folder of content photos (every tenth file is held out)");
 ABSL_FLAG(std::string, style_dir, "", "folder of style images (every tenth file is held out)");
 ABSL_FLAG(std::string, checkpoint_dir, "", "checkpoint folder (written; with --resume also read)");
@@ -110,8 +109,8 @@ absl::Status Run(std::chrono::steady_clock::time_point start) {
   if (absl::GetFlag(FLAGS_torch_threads) > 0) at::set_num_threads(absl::GetFlag(FLAGS_torch_threads));
   ConfigureCudaForInference();  // TF32 and cuDNN autotuning: the same settings suit training
 
-  ASSIGN_OR_RETURN(auto teacher, LoadAdainNetworks(absl::GetFlag(FLAGS_teacher_dir)));
-  ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, MakeTrainer(options, teacher->encoder));
+  ASSIGN_OR_RETURN(const ConvNet teacher, LoadEncoder(absl::GetFlag(FLAGS_teacher_dir)));
+  ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, MakeTrainer(options, teacher));
   std::printf("phase %s, step %lld, student widths %s: encoder %lld parameters, decoder %lld; device %s, %s\n",
               PhaseName(options.phase), static_cast<long long>(trainer->step()),
               WidthsString(trainer->widths()).c_str(), static_cast<long long>(trainer->EncoderParameterCount()),

@@ -159,6 +159,13 @@ void CheckSameOption(const std::map<std::string, std::string>& state, const std:
 
 }  // namespace
 
+absl::StatusOr<ConvNet> LoadEncoder(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "encoder.pt").string();
+  ASSIGN_OR_RETURN(TensorMap weights, LoadTensorFile(path));
+  ASSIGN_OR_RETURN(NetworkWidths widths, InferWidths(weights, path));
+  return ConvNet::Create(EncoderLayers(widths), std::move(weights), path);
+}
+
 std::string ProjectionName(int tap, const char* suffix) { return absl::StrCat("relu", tap + 1, "_1.", suffix); }
 
 absl::StatusOr<Phase> ParsePhase(const std::string& name) {

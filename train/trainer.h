@@ -138,6 +138,10 @@ class Trainer {
   int64_t step_ = 0;
 };
 
+// The teacher for training: `dir`/encoder.pt (the VGG19 encoder to relu4_1, as written by
+// tools/convert_weights.py, float32 or float16). Its decoder is not needed.
+absl::StatusOr<ConvNet> LoadEncoder(const std::string& dir);
+
 // The names of the projection tensors in projections.pt, per tap: "relu1_1.weight", ...
 std::string ProjectionName(int tap, const char* suffix);
 

@@ -124,17 +124,17 @@ std::mt19937_64 StepRng(uint64_t seed, int64_t step) {
 }
 
 BatchSource::BatchSource(const ImagePool* content, const ImagePool* style, int content_count, int style_count,
-                         CropOptions options, uint64_t seed)
+                         CropOptions options, uint64_t seed, int prefetch)
     : content_(content),
       style_(style),
       content_count_(content_count),
       style_count_(style_count),
       options_(options),
-      seed_(seed) {}
+      seed_(seed),
+      prefetch_(prefetch) {}
 
-BatchSource::~BatchSource() {
-  if (pending_.valid()) pending_.wait();
-}
+// The futures of std::async wait for their task when destroyed, so no task outlives the source.
+BatchSource::~BatchSource() = default;
 
 Batch BatchSource::Make(int64_t step) const {
   std::mt19937_64 rng = StepRng(seed_, step);
@@ -145,15 +145,16 @@ Batch BatchSource::Make(int64_t step) const {
 }
 
 Batch BatchSource::Get(int64_t step) {
-  Batch batch;
-  if (pending_.valid() && pending_step_ == step) {
-    batch = pending_.get();
-  } else {
-    if (pending_.valid()) pending_.wait();
-    batch = Make(step);
+  // Drop what a jump in the step sequence made useless; start whatever is missing.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    it = (it->first < step || it->first > step + prefetch_) ? pending_.erase(it) : std::next(it);
   }
-  pending_step_ = step + 1;
-  pending_ = std::async(std::launch::async, [this, next = step + 1] { return Make(next); });
+  for (int64_t k = step; k <= step + prefetch_; ++k) {
+    if (pending_.count(k) == 0) pending_[k] = std::async(std::launch::async, [this, k] { return Make(k); });
+  }
+  auto it = pending_.find(step);
+  Batch batch = it->second.get();
+  pending_.erase(it);
   return batch;
 }
 

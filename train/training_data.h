@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <future>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -76,12 +77,13 @@ struct Batch {
 };
 
 // Makes the batch of each step from a content pool and a style pool, and prepares the next
-// step's batch on a background thread while the current step runs.
+// `prefetch` steps' batches on background threads while the current step runs (on a GPU a step
+// can take less time than cutting its crops on one core).
 class BatchSource {
  public:
   // `content_count` and `style_count` images per batch. The pools must outlive the source.
   BatchSource(const ImagePool* content, const ImagePool* style, int content_count, int style_count,
-              CropOptions options, uint64_t seed);
+              CropOptions options, uint64_t seed, int prefetch = 4);
   ~BatchSource();
   BatchSource(const BatchSource&) = delete;
   BatchSource& operator=(const BatchSource&) = delete;
@@ -98,8 +100,8 @@ class BatchSource {
   int style_count_;
   CropOptions options_;
   uint64_t seed_;
-  int64_t pending_step_ = -1;
-  std::future<Batch> pending_;
+  int prefetch_;
+  std::map<int64_t, std::future<Batch>> pending_;  // by step
 };
 
 }  // namespace style::train
