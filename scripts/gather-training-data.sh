@@ -90,10 +90,12 @@ done
 
 # 3. Wesnoth 1.16 story art (painted scenes and landscapes) and four campaign maps.
 #    Left out: localised logos, portraits with transparent backgrounds (too little painting
-#    per crop), a duplicate (DM reuses HttT's story3), a near-duplicate landscape, and the
+#    per crop), a duplicate (DM reuses HttT's story3), near-duplicate landscapes, and the
 #    Secrets of the Ancients story images, which are in-game screenshots rather than paintings.
-PACKAGES=(wesnoth-1.16-data wesnoth-1.16-did wesnoth-1.16-dm wesnoth-1.16-httt wesnoth-1.16-l
-          wesnoth-1.16-low wesnoth-1.16-sota wesnoth-1.16-trow wesnoth-1.16-tsg wesnoth-1.16-ttb)
+#    (Hence no wesnoth-1.16-dm or -low: their story folders hold only those.) The other
+#    campaigns (dw, ei, nr, sof, sotbe, thot, utbs) have no story art.
+PACKAGES=(wesnoth-1.16-data wesnoth-1.16-did wesnoth-1.16-httt wesnoth-1.16-l
+          wesnoth-1.16-sota wesnoth-1.16-trow wesnoth-1.16-tsg wesnoth-1.16-ttb)
 EXCLUDE='/l10n/|trow-logo|black-background|/story/portraits/|/story/characters/|Delfadors_Memoirs/images/story/httt_story3|landscape-battlefield_nohumans|landscape-bridge_sun|Secrets_of_the_Ancients/images/story/[^/]*\.jpg$'
 MAPS='Heir_To_The_Throne/images/maps/httt.png|The_Rise_Of_Wesnoth/images/maps/great_continent.png|core/images/maps/wesnoth.png|core/images/maps/background.jpg'
 for pkg in "${PACKAGES[@]}"; do

@@ -19,6 +19,8 @@
 #   --checkpoints DIR  one checkpoint folder per phase, DIR/<phase> [.data/ckpt]
 #   --batch N          batch size [16 for distill, 8 otherwise]
 #   --build-only       set up and build, then stop
+#   --cpu-check DIR    rehearse on a CPU machine with the binaries of build folder DIR: no
+#                      bundle, no CUDA build, device cpu in float32 (to check this script)
 # Everything after "--" goes to style_train (e.g. --lr=2e-4 --style_weight=5).
 #
 # Results in $OUT (at most 6 files, each under 16 MiB):
@@ -31,7 +33,7 @@ set -euo pipefail
 START=$(date +%s)
 cd "$(dirname "$0")/.."
 
-PHASE="" STEPS="" TIME=560 BATCH="" BUILD_ONLY=0
+PHASE="" STEPS="" TIME=560 BATCH="" BUILD_ONLY=0 CPU_CHECK=""
 DATA=.data/train TEACHER=.data/teacher CKPT=.data/ckpt
 EXTRA=()
 while [ $# -gt 0 ]; do
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
     --checkpoints) CKPT=$2; shift 2 ;;
     --batch) BATCH=$2; shift 2 ;;
     --build-only) BUILD_ONLY=1; shift ;;
+    --cpu-check) CPU_CHECK=$2; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
     *) echo "gpu-train: unknown option $1" >&2; exit 2 ;;
   esac
@@ -54,8 +57,15 @@ exec > >(tee "$OUT/train.log") 2>&1
 
 elapsed() { echo $(( $(date +%s) - START )); }
 
+BUILD=build-gpu
+DEVICE_ARGS=(--device=cuda --precision=bf16 --channels_last --padding=fix)
+if [ -n "$CPU_CHECK" ]; then
+  BUILD=$CPU_CHECK
+  DEVICE_ARGS=(--device=cpu --precision=fp32)
+fi
+
 # --- 1. Dependencies (gRPC, Abseil, libvips, prometheus-cpp) from the bundle -----------------
-if [ ! -d /opt/deps/usr ]; then
+if [ -z "$CPU_CHECK" ] && [ ! -d /opt/deps/usr ]; then
   if [ ! -f .gpu/deps.tar.xz ]; then
     echo "gpu-train: /opt/deps is empty and .gpu/deps.tar.xz was not sent; make it with"
     echo "  ../shared/gpu/make-deps-bundle.sh .gpu/deps.tar.xz   and carry .gpu/deps.tar.xz"
@@ -69,15 +79,17 @@ export PKG_CONFIG_LIBDIR=/opt/deps/usr/lib/x86_64-linux-gnu/pkgconfig:/opt/deps/
 export LD_LIBRARY_PATH=/opt/deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 # --- 2. Build (incremental: a warm machine keeps build-gpu/) --------------------------------
-if [ ! -f build-gpu/build.ninja ]; then
+if [ -z "$CPU_CHECK" ] && [ ! -f build-gpu/build.ninja ]; then
   TORCH=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTYLE_CUDA=ON -DSTYLE_BUILD_TESTS=OFF \
     -DCMAKE_PREFIX_PATH="/opt/deps/usr;$TORCH" -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,/opt/deps/usr/lib/x86_64-linux-gnu" >/dev/null
 fi
-cmake --build build-gpu -j "$(nproc)" --target style_train style_eval
-echo "gpu-train: built style_train and style_eval ($(elapsed) s)"
-nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
+if [ -z "$CPU_CHECK" ]; then
+  cmake --build build-gpu -j "$(nproc)" --target style_train style_eval
+  echo "gpu-train: built style_train and style_eval ($(elapsed) s)"
+  nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
+fi
 [ "$BUILD_ONLY" = 1 ] && exit 0
 
 # --- 3. Train one phase ---------------------------------------------------------------------
@@ -94,11 +106,15 @@ esac
 mkdir -p "$CKPT"
 ARGS=(--phase="$PHASE" --teacher_dir="$TEACHER" --content_dir="$DATA/content" --style_dir="$DATA/style"
       --checkpoint_dir="$CKPT/$PHASE" --csv="$CKPT/$PHASE.csv" --steps="$STEPS" --batch_size="$BATCH"
-      --device=cuda --precision=bf16 --channels_last --padding=fix --log_every=100 --checkpoint_every=2000)
+      "${DEVICE_ARGS[@]}" --log_every=100 --checkpoint_every=2000)
 if [ -f "$CKPT/$PHASE/trainer_state.txt" ]; then
   ARGS+=(--resume)
 elif [ -n "$PREVIOUS" ]; then
   [ -f "$CKPT/$PREVIOUS/encoder.pt" ] || { echo "gpu-train: $CKPT/$PREVIOUS is missing (carry it)" >&2; exit 1; }
+  # joint with --distill_weight needs the distillation's projections beside the decoder's weights.
+  if [ "$PHASE" = joint ] && [ ! -f "$CKPT/decoder/projections.pt" ] && [ -f "$CKPT/distill/projections.pt" ]; then
+    cp "$CKPT/distill/projections.pt" "$CKPT/decoder/"
+  fi
   ARGS+=(--init_from="$CKPT/$PREVIOUS")
 fi
 [ "$PHASE" = distill ] || ARGS+=(--export_dir="$CKPT/$PHASE-model")
@@ -108,7 +124,7 @@ BUDGET=$(( TIME - $(elapsed) - 40 ))
 [ "$BUDGET" -gt 30 ] || { echo "gpu-train: no time left to train ($(elapsed) s used of $TIME)" >&2; exit 1; }
 echo "gpu-train: training $PHASE for at most $BUDGET s: style_train ${ARGS[*]} ${EXTRA[*]}"
 set +e
-timeout -s TERM -k 20 $(( BUDGET + 30 )) build-gpu/train/style_train "${ARGS[@]}" --max_seconds="$BUDGET" "${EXTRA[@]}"
+timeout -s TERM -k 20 $(( BUDGET + 30 )) "$BUILD/train/style_train" "${ARGS[@]}" --max_seconds="$BUDGET" "${EXTRA[@]}"
 RC=$?
 set -e
 echo "gpu-train: style_train exited with $RC ($(elapsed) s)"

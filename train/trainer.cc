@@ -244,7 +244,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& o
     }
   }
   if (wants_decoder) {
-    if (HasFile(init_dir, "decoder.pt")) {
+    if (!init_dir.empty() && HasFile(init_dir, "decoder.pt")) {
       ASSIGN_OR_RETURN(trainer->decoder_, LoadNetwork(init_dir, "decoder.pt", DecoderLayers(widths)));
     } else if (options.phase == Phase::kJoint) {
       return absl::InvalidArgumentError(absl::StrCat("the joint phase needs ", init_dir, "/decoder.pt"));
@@ -303,6 +303,10 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Resume(const TrainerOptions& o
 absl::Status Trainer::Prepare() {
   const bool train_encoder = options_.phase != Phase::kDecoder;
   const bool train_decoder = options_.phase != Phase::kDistill;
+  const bool uses_projections = options_.phase == Phase::kDistill || (train_encoder && options_.distill_weight > 0);
+  if (uses_projections && projections_.empty()) {
+    return absl::InvalidArgumentError("the distillation loss needs projections.pt (from the distill phase)");
+  }
   try {
     auto place = [&](TensorMap& weights, bool trainable) {
       for (auto& [name, tensor] : weights) {
@@ -315,7 +319,7 @@ absl::Status Trainer::Prepare() {
     };
     place(encoder_, train_encoder);
     place(decoder_, train_decoder);
-    place(projections_, options_.phase == Phase::kDistill || options_.distill_weight > 0);
+    place(projections_, uses_projections);
     optimizer_ = std::make_unique<torch::optim::Adam>(TrainableParameters(), torch::optim::AdamOptions(options_.lr));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("cannot place the networks on ", options_.device, ": ", e.what()));
