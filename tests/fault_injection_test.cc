@@ -26,11 +26,7 @@ namespace v1 = styletransfer::v1;
 using ::testing::HasSubstr;
 using testing::FakeModelControl;
 
-std::string Png(int width, int height, unsigned seed = 1) {
-  auto png = EncodeImage(testing::MakeTestPattern(width, height, seed), OutputFormat::kPng, 90);
-  EXPECT_TRUE(png.ok());
-  return png.ok() ? *png : "";
-}
+using testing::Png;
 
 v1::StylizeRequest Request(int side = 16) {
   v1::StylizeRequest request;

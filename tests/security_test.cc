@@ -118,11 +118,7 @@ class Certificates {
 
 // ---- Servers and clients --------------------------------------------------------------------
 
-std::string Png(int width, int height, unsigned seed = 1) {
-  auto png = EncodeImage(testing::MakeTestPattern(width, height, seed), OutputFormat::kPng, 90);
-  EXPECT_TRUE(png.ok());
-  return png.ok() ? *png : "";
-}
+using testing::Png;
 
 v1::StylizeRequest SmallRequest() {
   v1::StylizeRequest request;

@@ -114,6 +114,12 @@ std::string PngWithHeader(uint32_t width, uint32_t height) {
 }
 
 
+std::string Png(int width, int height, unsigned seed) {
+  auto png = EncodeImage(MakeTestPattern(width, height, seed), OutputFormat::kPng, 90);
+  EXPECT_TRUE(png.ok()) << png.status();
+  return png.ok() ? *png : "";
+}
+
 std::string HttpGet(int port, const std::string& path) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -27,6 +27,9 @@ RgbImage MakeTestPattern(int width, int height, unsigned seed = 1);
 // build folder; "" if the conversion failed. Call RequireShared first.
 std::string ConvertedVggWeights();
 
+// MakeTestPattern encoded as PNG; fails the current test (and returns "") if encoding fails.
+std::string Png(int width, int height, unsigned seed = 1);
+
 // A valid PNG whose IHDR claims `width` x `height` 8-bit RGB, with a token IDAT: a header
 // that lies about the image's size.
 std::string PngWithHeader(uint32_t width, uint32_t height);
