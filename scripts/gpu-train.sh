@@ -28,7 +28,7 @@
 #                                        cat <phase>-ckpt.tar.part-* | tar -x -C .data/ckpt)
 #   <phase>-model.tar                    fp16 encoder.pt + decoder.pt (not for distill)
 #   <phase>.csv                          the loss log of the phase (all its runs)
-#   train.log                            this call's output
+#   train-<phase>.log                    this call's output (train-build.log for --build-only)
 set -euo pipefail
 START=$(date +%s)
 cd "$(dirname "$0")/.."
@@ -53,7 +53,8 @@ while [ $# -gt 0 ]; do
 done
 OUT=${OUT:-out/gpu-train}
 mkdir -p "$OUT"
-exec > >(tee "$OUT/train.log") 2>&1
+# One log per call of this script, so that several calls can share one device call.
+exec > >(tee "$OUT/train-${PHASE:-build}.log") 2>&1
 
 elapsed() { echo $(( $(date +%s) - START )); }
 

@@ -14,6 +14,8 @@
 
 #include <ATen/Parallel.h>
 
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -157,6 +159,9 @@ absl::Status Run(std::chrono::steady_clock::time_point start) {
 
 int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
+  // A crash prints its stack to stderr: long GPU runs are read from their logs afterwards.
+  absl::InitializeSymbolizer(argv[0]);
+  absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
   absl::SetProgramUsageMessage("Trains the compact AdaIN model; see docs/training.md");
   absl::ParseCommandLine(argc, argv);
   const absl::Status status = style::train::Run(start);
