@@ -13,9 +13,17 @@ if [ "${1:-}" = "--all" ]; then
   shift
 fi
 [ "${CI:-}" = "true" ] && ALL=true
+# Elapsed time after each phase, for keeping CI's duration in view (docs/reliability.md).
+phase() { echo "test.sh: $1 done, ${SECONDS}s elapsed"; }
 scripts/build.sh
+phase build
 (cd "${BUILD_DIR:-build}" && ctest --output-on-failure -j "$(nproc)" "$@")
+phase ctest
 if [ "$ALL" = true ]; then
-  scripts/sanitize.sh
+  scripts/sanitize.sh asan
+  phase "ASan+UBSan build and tests"
+  scripts/sanitize.sh tsan
+  phase "TSan build and tests"
   scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+  phase fuzzing
 fi
