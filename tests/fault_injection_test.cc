@@ -26,16 +26,10 @@ namespace v1 = styletransfer::v1;
 using ::testing::HasSubstr;
 using testing::FakeModelControl;
 
-std::string Png(int width, int height, unsigned seed = 1) {
-  auto png = EncodeImage(testing::MakeTestPattern(width, height, seed), OutputFormat::kPng, 90);
-  EXPECT_TRUE(png.ok());
-  return png.ok() ? *png : "";
-}
-
 v1::StylizeRequest Request(int side = 16) {
   v1::StylizeRequest request;
-  request.set_content(Png(side, side));
-  request.add_styles()->set_image(Png(16, 16, 2));
+  request.set_content(testing::PatternPng(side, side));
+  request.add_styles()->set_image(testing::PatternPng(16, 16, 2));
   return request;
 }
 
