@@ -26,12 +26,10 @@ namespace v1 = styletransfer::v1;
 using ::testing::HasSubstr;
 using testing::FakeModelControl;
 
-using testing::Png;
-
 v1::StylizeRequest Request(int side = 16) {
   v1::StylizeRequest request;
-  request.set_content(Png(side, side));
-  request.add_styles()->set_image(Png(16, 16, 2));
+  request.set_content(testing::Png(side, side));
+  request.add_styles()->set_image(testing::Png(16, 16, 2));
   return request;
 }
 

@@ -31,7 +31,9 @@ using ::style::testing::MakeTestPattern;
 using ::style::testing::PngWithHeader;
 using ::style::testing::ReadFileOrDie;
 using ::style::testing::RequireShared;
+using ::style::testing::SaveWithVips;
 using ::style::testing::SharedDir;
+using ::style::testing::ToVips;
 using ::testing::HasSubstr;
 using vips::VImage;
 
@@ -39,25 +41,6 @@ class ImageCodecTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(InitImageCodec(1).ok()); }
 };
-
-// A libvips image that owns a copy of `image`'s pixels.
-VImage ToVips(const RgbImage& image) {
-  // copy_memory() would not copy: the image is in memory already.
-  VipsImage* copy = vips_image_new_from_memory_copy(
-      image.pixels.data(), image.pixels.size(), image.width, image.height, 3, VIPS_FORMAT_UCHAR);
-  if (copy == nullptr) throw vips::VError();
-  return VImage(copy);
-}
-
-// Saves with a libvips saver, e.g. ".png", ".tif[compression=lzw]".
-std::string SaveWithVips(const VImage& image, const char* suffix) {
-  void* buffer = nullptr;
-  size_t size = 0;
-  image.write_to_buffer(suffix, &buffer, &size);
-  std::string out(static_cast<const char*>(buffer), size);
-  g_free(buffer);
-  return out;
-}
 
 double MeanAbsError(const RgbImage& a, const RgbImage& b) {
   EXPECT_EQ(a.width, b.width);

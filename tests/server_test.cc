@@ -20,8 +20,6 @@ namespace v1 = styletransfer::v1;
 using ::testing::HasSubstr;
 using testing::FakeModelControl;
 
-using testing::Png;
-
 v1::StylizeRequest Request(std::string content, std::string style) {
   v1::StylizeRequest request;
   request.set_content(std::move(content));
@@ -72,7 +70,7 @@ TEST_F(FakeModelServerTest, StylizesInEveryOutputFormatWithTimings) {
   const std::pair<v1::ImageFormat, std::string> formats[] = {
       {v1::IMAGE_FORMAT_JPEG, "\xFF\xD8\xFF"}, {v1::IMAGE_FORMAT_PNG, "\x89PNG"}, {v1::IMAGE_FORMAT_WEBP, "RIFF"}};
   for (const auto& [format, magic] : formats) {
-    v1::StylizeRequest request = Request(Png(40, 30), Png(20, 20, 2));
+    v1::StylizeRequest request = Request(testing::Png(40, 30), testing::Png(20, 20, 2));
     request.mutable_output()->set_format(format);
     auto response = client_->Stylize(request);
     ASSERT_TRUE(response.ok()) << response.status();
@@ -93,7 +91,7 @@ TEST_F(FakeModelServerTest, StylizesInEveryOutputFormatWithTimings) {
 
 TEST_F(FakeModelServerTest, FitPolicyShrinksAndKeepPolicyKeeps) {
   Start();
-  v1::StylizeRequest request = Request(Png(200, 100), Png(20, 20));
+  v1::StylizeRequest request = Request(testing::Png(200, 100), testing::Png(20, 20));
   request.mutable_size()->set_mode(v1::SizePolicy::FIT);
   request.mutable_size()->set_max_side(50);
   auto fit = client_->Stylize(request);
@@ -108,7 +106,7 @@ TEST_F(FakeModelServerTest, FitPolicyShrinksAndKeepPolicyKeeps) {
 
 TEST_F(FakeModelServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
   Start();
-  const std::string good = Png(32, 32);
+  const std::string good = testing::Png(32, 32);
   const std::string huge_header = testing::PngWithHeader(60000, 60000);
   std::string random(4096, '\0');
   for (size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>((i * 2654435761u) >> 13);
@@ -180,7 +178,7 @@ TEST_F(FakeModelServerTest, BadInputGetsAClearErrorAndTheServerKeepsServing) {
 TEST_F(FakeModelServerTest, UnparseableRequestsAreRefusedQuietly) {
   Start();
   v1::StylizeRequest request;
-  request.set_content(Png(16, 16));
+  request.set_content(testing::Png(16, 16));
   request.add_styles()->set_style_id("st-\xFF\xFE");
   ::testing::internal::CaptureStderr();
   auto response = client_->Stylize(request);
@@ -188,12 +186,12 @@ TEST_F(FakeModelServerTest, UnparseableRequestsAreRefusedQuietly) {
   EXPECT_EQ(response.status().code(), absl::StatusCode::kUnimplemented) << response.status();
   // The client's own serializer still warns ("when serializing"); the server's parser does not.
   EXPECT_THAT(logged, ::testing::Not(HasSubstr("when parsing")));
-  EXPECT_TRUE(client_->Stylize(Request(Png(16, 16), Png(16, 16))).ok());
+  EXPECT_TRUE(client_->Stylize(Request(testing::Png(16, 16), testing::Png(16, 16))).ok());
 }
 
 TEST_F(FakeModelServerTest, RegisteredStylesCanBeUsedListedAndDeleted) {
   Start();
-  const std::string style_png = Png(24, 24, 5);
+  const std::string style_png = testing::Png(24, 24, 5);
   auto registered = client_->RegisterStyle(style_png, "five");
   ASSERT_TRUE(registered.ok()) << registered.status();
   const std::string id = registered->style().style_id();
@@ -212,7 +210,7 @@ TEST_F(FakeModelServerTest, RegisteredStylesCanBeUsedListedAndDeleted) {
   EXPECT_EQ((*listed)[0].name(), "five");
 
   v1::StylizeRequest request;
-  request.set_content(Png(16, 16));
+  request.set_content(testing::Png(16, 16));
   request.add_styles()->set_style_id(id);
   EXPECT_TRUE(client_->Stylize(request).ok());
   EXPECT_EQ(control_->encode_calls.load(), 1);  // no style encoding per request
@@ -233,7 +231,7 @@ TEST_F(FakeModelServerTest, FullQueueAnswersResourceExhaustedAndExpiredDeadlines
   options.scheduler.max_queue_size = 1;
   control_->gate = std::make_shared<absl::Notification>();
   Start(options);
-  const v1::StylizeRequest request = Request(Png(16, 16), Png(16, 16));
+  const v1::StylizeRequest request = Request(testing::Png(16, 16), testing::Png(16, 16));
   // One call holds the worker, one waits in the queue (with a short deadline), the third finds
   // the queue full.
   std::thread held([&] { EXPECT_TRUE(client_->Stylize(request).ok()); });
@@ -260,8 +258,8 @@ TEST_F(FakeModelServerTest, MetricsEndpointServesTheExpositionFormat) {
   ServerOptions options = TestOptions();
   options.metrics_address = "127.0.0.1:0";
   Start(options);
-  ASSERT_TRUE(client_->Stylize(Request(Png(16, 16), Png(16, 16))).ok());
-  ASSERT_FALSE(client_->Stylize(Request("junk", Png(16, 16))).ok());
+  ASSERT_TRUE(client_->Stylize(Request(testing::Png(16, 16), testing::Png(16, 16))).ok());
+  ASSERT_FALSE(client_->Stylize(Request("junk", testing::Png(16, 16))).ok());
   // The gauges are lowered just after the answer is sent: let them settle.
   for (int i = 0; i < 500 && server_->metrics().Scrape().find("\nstyletransfer_in_flight_requests 0\n") == std::string::npos;
        ++i) {
@@ -290,7 +288,7 @@ TEST_F(FakeModelServerTest, MetricsEndpointServesTheExpositionFormat) {
 TEST_F(FakeModelServerTest, DrainAnswersAcceptedCallsAndRefusesNewOnes) {
   control_->gate = std::make_shared<absl::Notification>();
   Start();
-  const v1::StylizeRequest request = Request(Png(16, 16), Png(16, 16));
+  const v1::StylizeRequest request = Request(testing::Png(16, 16), testing::Png(16, 16));
   std::thread accepted([&] { EXPECT_TRUE(client_->Stylize(request).ok()); });
   absl::SleepFor(absl::Milliseconds(300));
   bool clean = false;
@@ -315,8 +313,8 @@ TEST(RealModelServerTest, StylizesThroughTheVggModel) {
   ASSERT_TRUE(server.ok()) << server.status();
   EXPECT_EQ((*server)->model_info().name, "adain-vgg19");
   auto client = Connect((*server)->port());
-  const std::string content = Png(48, 40, 1);
-  v1::StylizeRequest request = Request(content, Png(32, 32, 7));
+  const std::string content = testing::Png(48, 40, 1);
+  v1::StylizeRequest request = Request(content, testing::Png(32, 32, 7));
   request.mutable_output()->set_format(v1::IMAGE_FORMAT_PNG);
   auto response = client->Stylize(request);
   ASSERT_TRUE(response.ok()) << response.status();
@@ -350,7 +348,7 @@ TEST(RealModelServerTest, TinyImagesAreStylizedOrRefusedCleanly) {
   for (const auto& [width, height] : sizes) {
     for (const auto& [style_width, style_height] : {std::pair{1, 1}, std::pair{2, 3}, std::pair{40, 30}}) {
       const std::string what = absl::StrCat(width, "x", height, " content, ", style_width, "x", style_height, " style");
-      v1::StylizeRequest request = Request(Png(width, height, 3), Png(style_width, style_height, 4));
+      v1::StylizeRequest request = Request(testing::Png(width, height, 3), testing::Png(style_width, style_height, 4));
       request.mutable_output()->set_format(v1::IMAGE_FORMAT_PNG);
       auto response = client->Stylize(request);
       if (!response.ok()) {
@@ -368,10 +366,10 @@ TEST(RealModelServerTest, TinyImagesAreStylizedOrRefusedCleanly) {
   }
   EXPECT_EQ(stylized, 21);  // today every one of them is stylized
   // Tiny inputs through the other paths: registering a 1x1 style and a FIT to the minimum side.
-  auto registered = client->RegisterStyle(Png(1, 1, 9));
+  auto registered = client->RegisterStyle(testing::Png(1, 1, 9));
   ASSERT_TRUE(registered.ok()) << registered.status();
   v1::StylizeRequest by_id;
-  by_id.set_content(Png(1000, 1));
+  by_id.set_content(testing::Png(1000, 1));
   by_id.add_styles()->set_style_id(registered->style().style_id());
   by_id.mutable_size()->set_mode(v1::SizePolicy::FIT);
   by_id.mutable_size()->set_max_side(16);
@@ -379,7 +377,7 @@ TEST(RealModelServerTest, TinyImagesAreStylizedOrRefusedCleanly) {
   ASSERT_TRUE(fitted.ok()) << fitted.status();
   EXPECT_EQ(fitted->width(), 16u);
   EXPECT_EQ(fitted->height(), 1u);
-  EXPECT_TRUE(client->Stylize(Request(Png(48, 40), Png(32, 32))).ok());
+  EXPECT_TRUE(client->Stylize(Request(testing::Png(48, 40), testing::Png(32, 32))).ok());
   EXPECT_TRUE((*server)->Drain());
 }
 

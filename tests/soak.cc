@@ -70,6 +70,21 @@ Inputs MakeInputs() {
   return in;
 }
 
+// The n-th valid request: a content image of one of four shapes, the style as bytes or by id,
+// alpha and output format varying.
+v1::StylizeRequest ValidRequest(const Inputs& in, uint64_t n) {
+  v1::StylizeRequest request;
+  request.set_content(in.contents[n % in.contents.size()]);
+  if (n % 4 == 0) {
+    request.add_styles()->set_style_id(in.style_id);
+  } else {
+    request.add_styles()->set_image(in.style);
+  }
+  request.set_alpha(0.2f + 0.2f * static_cast<float>(n % 5));
+  request.mutable_output()->set_format(n % 3 == 0 ? v1::IMAGE_FORMAT_PNG : v1::IMAGE_FORMAT_JPEG);
+  return request;
+}
+
 double Percentile(std::vector<double> values, double q) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -158,16 +173,8 @@ absl::StatusOr<SoakReport> RunSoak(const SoakOptions& options) {
       for (uint64_t n = c; absl::Now() < end; ++n) {
         const int slot = static_cast<int>(n % 20);
         if (slot < 13) {
-          // Valid: a content image of one of four shapes, the style as bytes or by id.
-          v1::StylizeRequest request;
-          request.set_content(inputs.contents[n % inputs.contents.size()]);
-          if (n % 4 == 0) {
-            request.add_styles()->set_style_id(inputs.style_id);
-          } else {
-            request.add_styles()->set_image(inputs.style);
-          }
-          request.set_alpha(0.2f + 0.2f * static_cast<float>(n % 5));
-          request.mutable_output()->set_format(n % 3 == 0 ? v1::IMAGE_FORMAT_PNG : v1::IMAGE_FORMAT_JPEG);
+          // Valid: stylized, OK.
+          const v1::StylizeRequest request = ValidRequest(inputs, n);
           grpc::ClientContext context;
           context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
           v1::StylizeResponse response;
@@ -191,9 +198,7 @@ absl::StatusOr<SoakReport> RunSoak(const SoakOptions& options) {
           count("invalid", status.error_code(), ok, status.error_message());
         } else if (slot < 18) {
           // A deadline too short for the work: DEADLINE_EXCEEDED, wherever the call is.
-          v1::StylizeRequest request;
-          request.set_content(inputs.contents[n % inputs.contents.size()]);
-          request.add_styles()->set_image(inputs.style);
+          const v1::StylizeRequest request = ValidRequest(inputs, n);
           grpc::ClientContext context;
           context.set_deadline(
               absl::ToChronoTime(absl::Now() + absl::Milliseconds(std::uniform_int_distribution<int>(1, 40)(rng))));
@@ -203,9 +208,7 @@ absl::StatusOr<SoakReport> RunSoak(const SoakOptions& options) {
           count("deadline", status.error_code(), ok, status.error_message());
         } else if (slot < 19) {
           // Cancelled by the client mid-flight.
-          v1::StylizeRequest request;
-          request.set_content(inputs.contents[n % inputs.contents.size()]);
-          request.add_styles()->set_image(inputs.style);
+          const v1::StylizeRequest request = ValidRequest(inputs, n);
           grpc::ClientContext context;
           context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
           v1::StylizeResponse response;

@@ -86,6 +86,23 @@ RgbImage MakeTestPattern(int width, int height, unsigned seed) {
   return image;
 }
 
+vips::VImage ToVips(const RgbImage& image) {
+  // copy_memory() would not copy: the image is in memory already.
+  VipsImage* copy = vips_image_new_from_memory_copy(image.pixels.data(), image.pixels.size(), image.width,
+                                                    image.height, 3, VIPS_FORMAT_UCHAR);
+  if (copy == nullptr) throw vips::VError();
+  return vips::VImage(copy);
+}
+
+std::string SaveWithVips(const vips::VImage& image, const char* suffix) {
+  void* buffer = nullptr;
+  size_t size = 0;
+  image.write_to_buffer(suffix, &buffer, &size);
+  std::string out(static_cast<const char*>(buffer), size);
+  g_free(buffer);
+  return out;
+}
+
 std::string ConvertedVggWeights() {
   static const std::string dir = [] {
     const char* binary_dir = std::getenv("STYLE_BINARY_DIR");

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vips/vips8>
 
 #include "server/image_codec.h"
 
@@ -22,6 +23,12 @@ std::string ReadFileOrDie(const std::string& path);
 
 // A deterministic RGB test pattern (gradients plus a few shapes) of the given size.
 RgbImage MakeTestPattern(int width, int height, unsigned seed = 1);
+
+// A libvips image that owns a copy of `image`'s pixels. Throws vips::VError.
+vips::VImage ToVips(const RgbImage& image);
+
+// Saves with a libvips saver, e.g. ".png", ".tif[compression=lzw]". Throws vips::VError.
+std::string SaveWithVips(const vips::VImage& image, const char* suffix);
 
 // The shared VGG19 weights converted (once per process, by tools/convert_weights.py) into the
 // build folder; "" if the conversion failed. Call RequireShared first.

@@ -9,11 +9,15 @@
 #include "server/request_validation.h"
 #include "server/style_registry.h"
 #include "styletransfer/v1/style_transfer.pb.h"
+#include "tests/test_support.h"
 
 namespace style::fuzz {
 namespace {
 
 namespace v1 = styletransfer::v1;
+using testing::MakeTestPattern;
+using testing::SaveWithVips;
+using testing::ToVips;
 using vips::VImage;
 
 std::string Describe(const absl::Status& status) { return status.ToString().substr(0, 300); }
@@ -77,40 +81,6 @@ RequestLimits FuzzRequestLimits() {
   RequestLimits limits;
   limits.decode.max_bytes = 1024;  // reachable by the fuzzer's inputs
   return limits;
-}
-
-// A libvips image that owns a copy of `image`'s pixels.
-VImage ToVips(const RgbImage& image) {
-  VipsImage* copy = vips_image_new_from_memory_copy(image.pixels.data(), image.pixels.size(), image.width,
-                                                    image.height, 3, VIPS_FORMAT_UCHAR);
-  if (copy == nullptr) throw vips::VError();
-  return VImage(copy);
-}
-
-std::string Save(const VImage& image, const char* suffix) {
-  void* buffer = nullptr;
-  size_t size = 0;
-  image.write_to_buffer(suffix, &buffer, &size);
-  std::string out(static_cast<const char*>(buffer), size);
-  g_free(buffer);
-  return out;
-}
-
-// Gradients with a disc, like the tests' pattern, in `width` x `height`.
-RgbImage Pattern(int width, int height) {
-  RgbImage image;
-  image.width = width;
-  image.height = height;
-  image.pixels.resize(static_cast<size_t>(width) * height * 3);
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) {
-      uint8_t* p = &image.pixels[(static_cast<size_t>(y) * width + x) * 3];
-      p[0] = static_cast<uint8_t>(x * 255 / std::max(1, width - 1));
-      p[1] = static_cast<uint8_t>(y * 255 / std::max(1, height - 1));
-      p[2] = static_cast<uint8_t>(((x - width / 2) * (x - width / 2) + (y - height / 2) * (y - height / 2)) * 8);
-    }
-  }
-  return image;
 }
 
 std::string Serialize(const v1::StylizeRequest& request) {
@@ -227,44 +197,44 @@ std::vector<std::pair<std::string, std::string>> DecodeImageSeeds() {
     if (bytes.ok()) seeds.emplace_back(std::move(name), *std::move(bytes));
   };
   // Through the codec's own encoder.
-  add("1x1.jpg", EncodeImage(Pattern(1, 1), OutputFormat::kJpeg, 90));
-  add("16x9.jpg", EncodeImage(Pattern(16, 9), OutputFormat::kJpeg, 50));
-  add("1x1.png", EncodeImage(Pattern(1, 1), OutputFormat::kPng, 0));
-  add("8x8.png", EncodeImage(Pattern(8, 8), OutputFormat::kPng, 0));
-  add("1x1.webp", EncodeImage(Pattern(1, 1), OutputFormat::kWebp, 90));
-  add("16x9.webp", EncodeImage(Pattern(16, 9), OutputFormat::kWebp, 50));
+  add("1x1.jpg", EncodeImage(MakeTestPattern(1, 1), OutputFormat::kJpeg, 90));
+  add("16x9.jpg", EncodeImage(MakeTestPattern(16, 9), OutputFormat::kJpeg, 50));
+  add("1x1.png", EncodeImage(MakeTestPattern(1, 1), OutputFormat::kPng, 0));
+  add("8x8.png", EncodeImage(MakeTestPattern(8, 8), OutputFormat::kPng, 0));
+  add("1x1.webp", EncodeImage(MakeTestPattern(1, 1), OutputFormat::kWebp, 90));
+  add("16x9.webp", EncodeImage(MakeTestPattern(16, 9), OutputFormat::kWebp, 50));
   // Through libvips' savers, for the layouts our encoder never writes.
   try {
-    const VImage rgb = ToVips(Pattern(12, 8));
+    const VImage rgb = ToVips(MakeTestPattern(12, 8));
     const VImage grey = rgb.extract_band(1);
     const VImage alpha = (VImage::xyz(12, 8).extract_band(0) > 5).ifthenelse(255, 0).cast(VIPS_FORMAT_UCHAR);
     VImage oriented = rgb.copy();
     oriented.set(VIPS_META_ORIENTATION, 6);
-    VImage frames = ToVips(Pattern(6, 12));  // three 6x4 frames that differ
+    VImage frames = ToVips(MakeTestPattern(6, 12));  // three 6x4 frames that differ
     frames.set("page-height", 4);
     frames.set("delay", std::vector<int>{50, 50, 50});
-    seeds.emplace_back("progressive.jpg", Save(rgb, ".jpg[interlace,Q=80]"));
-    seeds.emplace_back("grey.jpg", Save(grey, ".jpg"));
-    seeds.emplace_back("orientation6.jpg", Save(oriented, ".jpg"));
-    seeds.emplace_back("cmyk.jpg", Save(rgb.icc_transform("cmyk"), ".jpg[strip]"));
-    seeds.emplace_back("grey_alpha.png", Save(grey.bandjoin(alpha), ".png"));
-    seeds.emplace_back("rgba.png", Save(rgb.bandjoin(alpha), ".png[interlace]"));
-    seeds.emplace_back("palette.png", Save(rgb, ".png[palette,bitdepth=2]"));
-    seeds.emplace_back("16bit.png", Save((rgb.cast(VIPS_FORMAT_USHORT) * 257)
+    seeds.emplace_back("progressive.jpg", SaveWithVips(rgb, ".jpg[interlace,Q=80]"));
+    seeds.emplace_back("grey.jpg", SaveWithVips(grey, ".jpg"));
+    seeds.emplace_back("orientation6.jpg", SaveWithVips(oriented, ".jpg"));
+    seeds.emplace_back("cmyk.jpg", SaveWithVips(rgb.icc_transform("cmyk"), ".jpg[strip]"));
+    seeds.emplace_back("grey_alpha.png", SaveWithVips(grey.bandjoin(alpha), ".png"));
+    seeds.emplace_back("rgba.png", SaveWithVips(rgb.bandjoin(alpha), ".png[interlace]"));
+    seeds.emplace_back("palette.png", SaveWithVips(rgb, ".png[palette,bitdepth=2]"));
+    seeds.emplace_back("16bit.png", SaveWithVips((rgb.cast(VIPS_FORMAT_USHORT) * 257)
                                              .cast(VIPS_FORMAT_USHORT)
                                              .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_RGB16)),
                                          ".png"));
-    seeds.emplace_back("lossless_alpha.webp", Save(rgb.bandjoin(alpha), ".webp[lossless]"));
-    seeds.emplace_back("animated.webp", Save(frames, ".webp[Q=50]"));
-    seeds.emplace_back("plain.tif", Save(rgb, ".tif"));
-    seeds.emplace_back("lzw_tiled.tif", Save(rgb, ".tif[compression=lzw,tile,tile-width=16,tile-height=16]"));
-    seeds.emplace_back("jpeg.tif", Save(rgb, ".tif[compression=jpeg]"));
-    seeds.emplace_back("bilevel.tif", Save(alpha, ".tif[bitdepth=1]"));
-    seeds.emplace_back("float.tif", Save(rgb.colourspace(VIPS_INTERPRETATION_scRGB), ".tif"));
-    seeds.emplace_back("labq.tif", Save(rgb.colourspace(VIPS_INTERPRETATION_LABQ), ".tif"));
-    seeds.emplace_back("multipage.tif", Save(frames, ".tif"));
-    seeds.emplace_back("still.gif", Save(rgb, ".gif"));
-    seeds.emplace_back("animated.gif", Save(frames, ".gif"));
+    seeds.emplace_back("lossless_alpha.webp", SaveWithVips(rgb.bandjoin(alpha), ".webp[lossless]"));
+    seeds.emplace_back("animated.webp", SaveWithVips(frames, ".webp[Q=50]"));
+    seeds.emplace_back("plain.tif", SaveWithVips(rgb, ".tif"));
+    seeds.emplace_back("lzw_tiled.tif", SaveWithVips(rgb, ".tif[compression=lzw,tile,tile-width=16,tile-height=16]"));
+    seeds.emplace_back("jpeg.tif", SaveWithVips(rgb, ".tif[compression=jpeg]"));
+    seeds.emplace_back("bilevel.tif", SaveWithVips(alpha, ".tif[bitdepth=1]"));
+    seeds.emplace_back("float.tif", SaveWithVips(rgb.colourspace(VIPS_INTERPRETATION_scRGB), ".tif"));
+    seeds.emplace_back("labq.tif", SaveWithVips(rgb.colourspace(VIPS_INTERPRETATION_LABQ), ".tif"));
+    seeds.emplace_back("multipage.tif", SaveWithVips(frames, ".tif"));
+    seeds.emplace_back("still.gif", SaveWithVips(rgb, ".gif"));
+    seeds.emplace_back("animated.gif", SaveWithVips(frames, ".gif"));
   } catch (const vips::VError&) {
     vips_error_clear();  // a saver this libvips lacks: fewer seeds
   }
