@@ -9,8 +9,8 @@
 # scripts/install-deps.sh. scripts/container-try.sh builds this file here with buildah from a
 # locally made Debian base (BASE=localhost/debian:bookworm) and tries the image.
 #
-# The build context must hold the model at models/default/ (encoder.pt, decoder.pt; see
-# docs/operations.md). Override the model at run time with --model_dir and a mounted volume.
+# The image serves the built-in model, models/default/ of the checkout (see docs/operations.md).
+# Override the model at run time with --model_dir and a mounted volume.
 ARG BASE=debian:bookworm-slim
 
 # ---- build: compile the server and the CLI (Release, no tests) ------------------------------

@@ -12,13 +12,11 @@
 #   KEEP_IMAGE=1   keep the built image (localhost/styletransfer:try) and the layer cache
 #   JOBS=N         compile jobs inside the build (default: nproc)
 #
-# The model: the image takes models/ from the build context. While the project has no
-# models/default/ of its own, this script converts the standard weights from ../shared into the
-# temporary build context (never into the work tree, and never committed).
+# The model: the image takes models/ from the build context, so it serves the built-in
+# models/default/ of the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-SHARED=${STYLE_SHARED_DIR:-$ROOT/../shared}
 IMAGE=localhost/styletransfer:try
 BASE_IMAGE=localhost/debian:bookworm
 JOBS=${JOBS:-$(nproc)}
@@ -67,14 +65,10 @@ else
   log "reusing base image $BASE_IMAGE (FRESH_BASE=1 re-makes it)"
 fi
 
-# 2. The build context: the work tree's files (git's view: tracked and unignored), plus a model.
+# 2. The build context: the work tree's files (git's view: tracked and unignored).
 mkdir -p "$WORK/context"
 git ls-files -z --cached --others --exclude-standard | xargs -0 -r cp --parents -t "$WORK/context" 2>/dev/null || true
-if [ ! -f "$WORK/context/models/default/decoder.pt" ]; then
-  log "no models/default in the project yet: converting ../shared's VGG weights into the context"
-  /usr/bin/python3 tools/convert_weights.py "$SHARED/models/adain-vgg19/vgg_normalised.pth" \
-    "$SHARED/models/adain-vgg19/decoder.pth" --out-dir "$WORK/context/models/default" >/dev/null
-fi
+[ -f "$WORK/context/models/default/decoder.pt" ] || { log "models/default is missing from the checkout"; exit 1; }
 
 # 3. Build.
 log "buildah bud (JOBS=$JOBS)"
@@ -86,8 +80,8 @@ log "built $IMAGE: $(podman image inspect --format '{{.Size}}' "$IMAGE" | awk '{
 
 # 4. Try it: inside the image, start the server, wait for the health check, stylize, stop.
 mkdir -p "$WORK/io"
-cp "$SHARED/data/examples/content/chicago.jpg" "$WORK/io/content.jpg"
-cp "$SHARED/data/examples/style/la_muse.jpg" "$WORK/io/style.jpg"
+cp examples/content/chelsea.jpg "$WORK/io/content.jpg"
+cp examples/style/the-fall.jpg "$WORK/io/style.jpg"
 chmod -R a+rwX "$WORK/io"
 CONTAINER=$(buildah from "$IMAGE")
 cat >"$WORK/io/try.sh" <<SCRIPT

@@ -1,28 +1,21 @@
 #!/usr/bin/env bash
-# The main job, end to end on a fresh machine: install, build, start the server on the model,
-# stylize an example content image with an example style image through the CLI, write the
-# result, stop the server.
+# The main job, end to end on a fresh machine: install, build, start the server on the built-in
+# model (models/default), stylize an example content image with an example style image through
+# the CLI, write the result, stop the server. Needs nothing outside the checkout.
 #   scripts/demo.sh [CONTENT STYLE OUT]
+#   MODEL_DIR=models/adain-vgg19 scripts/demo.sh   # another model folder (e.g. the standard
+#                                                  # weights, tools/convert_weights.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-SHARED=${STYLE_SHARED_DIR:-$ROOT/../shared}
-CONTENT=${1:-$SHARED/data/examples/content/chicago.jpg}
-STYLE=${2:-$SHARED/data/examples/style/la_muse.jpg}
+CONTENT=${1:-$ROOT/examples/content/chelsea.jpg}
+STYLE=${2:-$ROOT/examples/style/the-fall.jpg}
 OUT=${3:-$ROOT/out/demo.jpg}
 PORT=${PORT:-50051}
 METRICS_PORT=${METRICS_PORT:-9090}
 
 scripts/build.sh
-MODEL_DIR=${MODEL_DIR:-}
-if [ -z "$MODEL_DIR" ]; then
-  # The standard weights, converted once from the files users download.
-  MODEL_DIR=$ROOT/build/models/adain-vgg19
-  if [ ! -f "$MODEL_DIR/decoder.pt" ]; then
-    /usr/bin/python3 tools/convert_weights.py "$SHARED/models/adain-vgg19/vgg_normalised.pth" \
-      "$SHARED/models/adain-vgg19/decoder.pth" --out-dir "$MODEL_DIR"
-  fi
-fi
+MODEL_DIR=${MODEL_DIR:-$ROOT/models/default}
 
 CLI=build/client/styletransfer
 mkdir -p out "$(dirname "$OUT")"

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -18,7 +19,8 @@
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC address to listen on (host:port)");
 ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9090", "address of the Prometheus /metrics endpoint; empty: none");
-ABSL_FLAG(std::string, model_dir, "", "model folder holding encoder.pt and decoder.pt (required)");
+ABSL_FLAG(std::string, model_dir, "models/default",
+          "model folder holding encoder.pt and decoder.pt (default: the built-in model, relative to the working folder)");
 ABSL_FLAG(std::string, device, "cpu", "devices for the workers: cpu, cuda:N, a comma-separated list, or cuda (every GPU)");
 ABSL_FLAG(std::string, dtype, "float32", "model precision: float32, float16 (GPU), bfloat16");
 ABSL_FLAG(bool, fuse_relu, true, "CUDA: run each convolution and its ReLU as one cuDNN call");
@@ -88,7 +90,7 @@ int Fail(const absl::Status& status) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves AdaIN style transfer over gRPC.\n"
-      "  styletransfer-server --model_dir=models/default [--listen=0.0.0.0:50051] [--metrics_listen=0.0.0.0:9090]\n"
+      "  styletransfer-server [--model_dir=models/default] [--listen=0.0.0.0:50051] [--metrics_listen=0.0.0.0:9090]\n"
       "Flags may also come from a file: --flagfile=/etc/styletransfer/flags (one --name=value per line).");
   absl::ParseCommandLine(argc, argv);
 
@@ -107,7 +109,12 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
-  if (options.model_dir.empty()) return Fail(absl::InvalidArgumentError("--model_dir is required"));
+  if (options.model_dir.empty()) return Fail(absl::InvalidArgumentError("--model_dir must not be empty"));
+  if (std::error_code ec; !std::filesystem::is_directory(options.model_dir, ec)) {
+    return Fail(absl::NotFoundError(absl::StrCat("model folder ", options.model_dir, " not found (working folder ",
+                                                 std::filesystem::current_path(ec).string(),
+                                                 "): run from the checkout or pass --model_dir")));
+  }
   options.device = absl::GetFlag(FLAGS_device);
   options.dtype = absl::GetFlag(FLAGS_dtype);
   options.workers_per_device = absl::GetFlag(FLAGS_workers);

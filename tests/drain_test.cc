@@ -42,9 +42,7 @@ bool RefusedForDraining(const Outcome& o) {
 }
 
 TEST(DrainTest, SigtermUnderLoadAnswersEveryAcceptedRequestAndExitsInTime) {
-  if (!testing::RequireShared("models/adain-vgg19/vgg_normalised.pth")) GTEST_SKIP();
-  const std::string model_dir = testing::ConvertedVggWeights();
-  ASSERT_FALSE(model_dir.empty());
+  const std::string model_dir = testing::DefaultModelDir();
   const std::string log = ::testing::TempDir() + "drain_test_server.log";
   auto server = testing::ServerProcess::Start(
       STYLE_SERVER_BIN,

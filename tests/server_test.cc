@@ -3,6 +3,7 @@
 // and the real VGG19 AdaIN model where it is about the result.
 #include "server/server.h"
 
+#include <algorithm>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -331,15 +332,65 @@ TEST(RealModelServerTest, StylizesThroughTheVggModel) {
   EXPECT_TRUE((*server)->Drain());
 }
 
-// Tiny inputs (a pixel, a few pixels, one-pixel strips) through the real VGG model, which
+// A style image of one colour (with a faint checker, so that its statistics are not degenerate).
+std::string TintedPng(uint8_t r, uint8_t g, uint8_t b) {
+  RgbImage image;
+  image.width = image.height = 32;
+  for (int y = 0; y < 32; ++y) {
+    for (int x = 0; x < 32; ++x) {
+      const int d = (x / 4 + y / 4) % 2 == 0 ? 12 : -12;
+      for (const uint8_t c : {r, g, b}) image.pixels.push_back(static_cast<uint8_t>(std::clamp(c + d, 0, 255)));
+    }
+  }
+  auto png = EncodeImage(image, OutputFormat::kPng, 90);
+  EXPECT_TRUE(png.ok());
+  return png.ok() ? *png : "";
+}
+
+// Mean of channel `c` (0 red, 1 green, 2 blue) of an encoded image.
+double MeanChannel(const std::string& encoded, int c) {
+  auto image = DecodeImage(encoded, {});
+  EXPECT_TRUE(image.ok()) << image.status();
+  if (!image.ok()) return 0;
+  double sum = 0;
+  for (size_t i = c; i < image->pixels.size(); i += 3) sum += image->pixels[i];
+  return sum / (image->pixels.size() / 3);
+}
+
+// The built-in model (models/default, no ../shared needed) is what a server with no --model_dir
+// serves: it loads, and its output takes the style's colours: a red style makes the picture
+// red, a blue one blue.
+TEST(RealModelServerTest, BuiltInModelMovesTheContentTowardsTheStyle) {
+  ServerOptions options = TestOptions();
+  options.model_dir = testing::DefaultModelDir();
+  auto server = StyleServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ((*server)->model_info().name, "default");
+  auto client = Connect((*server)->port());
+  const std::string content = testing::Png(64, 48, 1);
+  const double content_red_minus_blue = MeanChannel(content, 0) - MeanChannel(content, 2);
+  double red_minus_blue[2] = {0, 0};
+  int i = 0;
+  for (const std::string& style : {TintedPng(210, 50, 40), TintedPng(40, 60, 210)}) {
+    v1::StylizeRequest request = Request(content, style);
+    request.mutable_output()->set_format(v1::IMAGE_FORMAT_PNG);
+    auto response = client->Stylize(request);
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->width(), 64u);
+    EXPECT_EQ(response->height(), 48u);
+    red_minus_blue[i++] = MeanChannel(response->image(), 0) - MeanChannel(response->image(), 2);
+  }
+  EXPECT_GT(red_minus_blue[0], content_red_minus_blue + 40) << "red style";
+  EXPECT_LT(red_minus_blue[1], content_red_minus_blue - 40) << "blue style";
+  EXPECT_TRUE((*server)->Drain());
+}
+
+// Tiny inputs (a pixel, a few pixels, one-pixel strips) through the built-in model, which
 // edge-pads sides under 16: each is stylized at its own size (or, if ever refused, refused with
 // INVALID_ARGUMENT), never crashes, and the server keeps serving.
 TEST(RealModelServerTest, TinyImagesAreStylizedOrRefusedCleanly) {
-  if (!testing::RequireShared("models/adain-vgg19/vgg_normalised.pth")) GTEST_SKIP();
-  const std::string dir = testing::ConvertedVggWeights();
-  ASSERT_FALSE(dir.empty());
   ServerOptions options = TestOptions();
-  options.model_dir = dir;
+  options.model_dir = testing::DefaultModelDir();
   auto server = StyleServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   auto client = Connect((*server)->port());

@@ -16,11 +16,9 @@ namespace style::testing {
 namespace {
 
 TEST(SoakTest, ShortSoakKeepsMemoryFlatAndAnswersEveryRequestRight) {
-  if (!RequireShared("models/adain-vgg19/vgg_normalised.pth")) GTEST_SKIP();
   SoakOptions options;
   options.server_binary = STYLE_SERVER_BIN;
-  options.model_dir = ConvertedVggWeights();
-  ASSERT_FALSE(options.model_dir.empty());
+  options.model_dir = DefaultModelDir();
   options.out_dir = ::testing::TempDir() + "soak_test";
   options.duration = absl::Seconds(25);
   options.warmup_fraction = 0.4;

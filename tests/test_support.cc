@@ -103,6 +103,15 @@ std::string SaveWithVips(const vips::VImage& image, const char* suffix) {
   return out;
 }
 
+std::string DefaultModelDir() {
+  const char* source_dir = std::getenv("STYLE_SOURCE_DIR");
+  const std::string dir = std::string(source_dir == nullptr ? "." : source_dir) + "/models/default";
+  if (!std::filesystem::exists(dir + "/encoder.pt") || !std::filesystem::exists(dir + "/decoder.pt")) {
+    ADD_FAILURE() << "the built-in model is missing: " << dir << "/{encoder,decoder}.pt";
+  }
+  return dir;
+}
+
 std::string ConvertedVggWeights() {
   static const std::string dir = [] {
     const char* binary_dir = std::getenv("STYLE_BINARY_DIR");

@@ -30,6 +30,9 @@ vips::VImage ToVips(const RgbImage& image);
 // Saves with a libvips saver, e.g. ".png", ".tif[compression=lzw]". Throws vips::VError.
 std::string SaveWithVips(const vips::VImage& image, const char* suffix);
 
+// The built-in model of the checkout (models/default); fails the current test if it is missing.
+std::string DefaultModelDir();
+
 // The shared VGG19 weights converted (once per process, by tools/convert_weights.py) into the
 // build folder; "" if the conversion failed. Call RequireShared first.
 std::string ConvertedVggWeights();
