@@ -29,19 +29,28 @@ constexpr char kAccepted[] = "accepted formats are JPEG, PNG, WebP, TIFF and GIF
 // libvips' own messages are echoed to clients, so keep them short.
 constexpr size_t kMaxVipsMessage = 300;
 
-// Loader classes left unblocked, with alternative names across libvips builds; the first that
-// exists is used.
+// The formats we accept: their names, and the libvips loader classes left unblocked for them
+// (alternative names across libvips builds; the first that exists is used).
 struct AllowedLoader {
   ImageFormat format;
+  const char* name;          // as in the API and the metrics: "jpeg"
+  const char* display_name;  // in messages: "JPEG"
   const char* class_names[2];
 };
 constexpr AllowedLoader kAllowedLoaders[] = {
-    {ImageFormat::kJpeg, {"VipsForeignLoadJpegBuffer", nullptr}},
-    {ImageFormat::kPng, {"VipsForeignLoadPngBuffer", "VipsForeignLoadSpngBuffer"}},
-    {ImageFormat::kWebp, {"VipsForeignLoadWebpBuffer", nullptr}},
-    {ImageFormat::kTiff, {"VipsForeignLoadTiffBuffer", nullptr}},
-    {ImageFormat::kGif, {"VipsForeignLoadNsgifBuffer", "VipsForeignLoadGifBuffer"}},
+    {ImageFormat::kJpeg, "jpeg", "JPEG", {"VipsForeignLoadJpegBuffer", nullptr}},
+    {ImageFormat::kPng, "png", "PNG", {"VipsForeignLoadPngBuffer", "VipsForeignLoadSpngBuffer"}},
+    {ImageFormat::kWebp, "webp", "WebP", {"VipsForeignLoadWebpBuffer", nullptr}},
+    {ImageFormat::kTiff, "tiff", "TIFF", {"VipsForeignLoadTiffBuffer", nullptr}},
+    {ImageFormat::kGif, "gif", "GIF", {"VipsForeignLoadNsgifBuffer", "VipsForeignLoadGifBuffer"}},
 };
+
+const AllowedLoader* FindLoader(ImageFormat format) {
+  for (const AllowedLoader& loader : kAllowedLoaders) {
+    if (loader.format == format) return &loader;
+  }
+  return nullptr;
+}
 
 std::atomic<uint64_t> g_silenced_warnings{0};
 
@@ -115,19 +124,8 @@ struct BlobUnref {
 using BlobPtr = std::unique_ptr<VipsBlob, BlobUnref>;
 
 const char* FormatDisplayName(ImageFormat format) {
-  switch (format) {
-    case ImageFormat::kJpeg:
-      return "JPEG";
-    case ImageFormat::kPng:
-      return "PNG";
-    case ImageFormat::kWebp:
-      return "WebP";
-    case ImageFormat::kTiff:
-      return "TIFF";
-    case ImageFormat::kGif:
-      return "GIF";
-  }
-  return "image";
+  const AllowedLoader* loader = FindLoader(format);
+  return loader != nullptr ? loader->display_name : "image";
 }
 
 bool HasPrefix(std::string_view bytes, std::string_view prefix) {
@@ -574,19 +572,8 @@ struct GFree {
 }  // namespace
 
 const char* ImageFormatName(ImageFormat format) {
-  switch (format) {
-    case ImageFormat::kJpeg:
-      return "jpeg";
-    case ImageFormat::kPng:
-      return "png";
-    case ImageFormat::kWebp:
-      return "webp";
-    case ImageFormat::kTiff:
-      return "tiff";
-    case ImageFormat::kGif:
-      return "gif";
-  }
-  return "unknown";
+  const AllowedLoader* loader = FindLoader(format);
+  return loader != nullptr ? loader->name : "unknown";
 }
 
 uint64_t SilencedCodecWarnings() { return g_silenced_warnings.load(std::memory_order_relaxed); }
