@@ -17,6 +17,7 @@
 #include "client/client.h"
 #include "server/server.h"
 #include "tests/fake_model.h"
+#include "tests/loopback.h"
 #include "tests/test_support.h"
 
 namespace style {
@@ -27,10 +28,7 @@ using ::testing::HasSubstr;
 using testing::FakeModelControl;
 
 v1::StylizeRequest Request(int side = 16) {
-  v1::StylizeRequest request;
-  request.set_content(testing::Png(side, side));
-  request.add_styles()->set_image(testing::Png(16, 16, 2));
-  return request;
+  return testing::StylizeRequestOf(testing::Png(side, side), testing::Png(16, 16, 2));
 }
 
 // Waits up to `timeout` for `done`; true if it came true.
@@ -47,14 +45,10 @@ bool Eventually(Predicate done, absl::Duration timeout = absl::Seconds(10)) {
 class FaultInjectionTest : public ::testing::Test {
  protected:
   void Start(int workers = 1, size_t queue_size = 64, bool metrics = false) {
-    ServerOptions options;
-    options.listen_address = "127.0.0.1:0";
-    options.metrics_address = metrics ? "127.0.0.1:0" : "";  // civetweb takes 2 s to stop
-    options.scheduler.warmup_shapes = {};
+    ServerOptions options = testing::LoopbackServerOptions();
+    if (metrics) options.metrics_address = "127.0.0.1:0";
     options.scheduler.num_workers = workers;
     options.scheduler.max_queue_size = queue_size;
-    options.codec_threads = 2;
-    options.drain_timeout = absl::Seconds(5);
     auto server = StyleServer::Start(options, testing::FakeModelFactory(control_));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -63,14 +57,9 @@ class FaultInjectionTest : public ::testing::Test {
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
   }
 
+  // No retries: every fault must reach the test, not be retried away.
   std::unique_ptr<StyleClient> Connect(absl::Duration deadline = absl::Seconds(20)) const {
-    ClientOptions options;
-    options.addresses = {absl::StrCat("127.0.0.1:", server_->port())};
-    options.max_attempts = 1;  // every fault must reach the test, not be retried away
-    options.deadline = deadline;
-    auto client = StyleClient::Create(options);
-    EXPECT_TRUE(client.ok()) << client.status();
-    return client.ok() ? std::move(*client) : nullptr;
+    return testing::Connect(server_->port(), /*attempts=*/1, deadline);
   }
 
   // The server's requests_total{rpc="Stylize"} by code, and its gauges, from /metrics.

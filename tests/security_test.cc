@@ -25,6 +25,7 @@
 #include "client/client.h"
 #include "server/server.h"
 #include "tests/fake_model.h"
+#include "tests/loopback.h"
 #include "tests/test_support.h"
 
 #ifndef STYLETRANSFER_BIN
@@ -120,22 +121,9 @@ class Certificates {
 
 using testing::Png;
 
-v1::StylizeRequest SmallRequest() {
-  v1::StylizeRequest request;
-  request.set_content(Png(16, 16));
-  request.add_styles()->set_image(Png(16, 16, 2));
-  return request;
-}
+v1::StylizeRequest SmallRequest() { return testing::StylizeRequestOf(Png(16, 16), Png(16, 16, 2)); }
 
-ServerOptions TestOptions() {
-  ServerOptions options;
-  options.listen_address = "127.0.0.1:0";
-  options.metrics_address = "";
-  options.scheduler.warmup_shapes = {};
-  options.codec_threads = 2;
-  options.drain_timeout = absl::Seconds(5);
-  return options;
-}
+ServerOptions TestOptions() { return testing::LoopbackServerOptions(); }
 
 ServerOptions TlsOptions(bool mutual) {
   const Certificates& c = Certificates::Get();
@@ -174,10 +162,7 @@ struct ClientSecurity {
 ClientSecurity Plain() { return {}; }
 
 std::unique_ptr<StyleClient> Connect(int port, const ClientSecurity& security) {
-  ClientOptions options;
-  options.addresses = {absl::StrCat("127.0.0.1:", port)};
-  options.max_attempts = 1;
-  options.deadline = absl::Seconds(10);
+  ClientOptions options = testing::LoopbackClientOptions(port, absl::Seconds(10));
   options.bearer_token = security.token;
   options.tls_server_name = security.server_name;
   if (security.tls) {
@@ -190,9 +175,7 @@ std::unique_ptr<StyleClient> Connect(int port, const ClientSecurity& security) {
     }
     options.credentials = grpc::SslCredentials(ssl);
   }
-  auto client = StyleClient::Create(options);
-  EXPECT_TRUE(client.ok()) << client.status();
-  return client.ok() ? std::move(*client) : nullptr;
+  return testing::Connect(options);
 }
 
 class SecurityTest : public ::testing::Test {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/client.h"
 #include "tests/fake_model.h"
+#include "tests/loopback.h"
 #include "tests/test_support.h"
 
 namespace style {
@@ -21,34 +22,17 @@ namespace v1 = styletransfer::v1;
 using ::testing::HasSubstr;
 using testing::FakeModelControl;
 
+using testing::Connect;
+
 v1::StylizeRequest Request(std::string content, std::string style) {
-  v1::StylizeRequest request;
-  request.set_content(std::move(content));
-  request.add_styles()->set_image(std::move(style));
-  return request;
+  return testing::StylizeRequestOf(std::move(content), std::move(style));
 }
 
 ServerOptions TestOptions() {
-  ServerOptions options;
-  options.listen_address = "127.0.0.1:0";
-  // No /metrics endpoint unless a test reads it: civetweb takes 2 s to stop.
-  options.metrics_address = "";
-  options.scheduler.warmup_shapes = {};
-  options.codec_threads = 2;
-  options.drain_timeout = absl::Seconds(5);
+  ServerOptions options = testing::LoopbackServerOptions();
   options.service.limits.decode.max_bytes = 1 << 20;
   options.service.limits.decode.max_pixels = 4'000'000;
   return options;
-}
-
-std::unique_ptr<StyleClient> Connect(int port, int attempts = 1, absl::Duration deadline = absl::Seconds(20)) {
-  ClientOptions options;
-  options.addresses = {absl::StrCat("127.0.0.1:", port)};
-  options.max_attempts = attempts;
-  options.deadline = deadline;
-  auto client = StyleClient::Create(options);
-  EXPECT_TRUE(client.ok()) << client.status();
-  return client.ok() ? std::move(*client) : nullptr;
 }
 
 class FakeModelServerTest : public ::testing::Test {
