@@ -84,6 +84,11 @@ std::vector<OptionSpec> TransferOptions(const std::string& format_default) {
   };
 }
 
+// --max-side of stylize and batch (bench's --size is the same policy under its own name).
+OptionSpec MaxSideOption() {
+  return {"max-side", "N", "shrink so that the longer side is at most N (FIT)", "keep the content's size"};
+}
+
 std::vector<OptionSpec> Concat(std::vector<OptionSpec> a, const std::vector<OptionSpec>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
@@ -102,8 +107,7 @@ CommandSpec StylizeSpec() {
                    "one weight per style (the --style files first, then the --style-id ids), "
                    "adding up to 1",
                    "equal shares"},
-                  {"max-side", "N", "shrink so that the longer side is at most N (FIT)",
-                   "keep the content's size"},
+                  MaxSideOption(),
                   {"out", "FILE", "where to write the result (required)", ""},
               },
               TransferOptions("from the --out extension, else jpeg"))};
@@ -120,8 +124,7 @@ CommandSpec BatchSpec() {
                   {"style-dir", "DIR", "folder of style images (required)", ""},
                   {"out-dir", "DIR", "output folder, created if missing (required)", ""},
                   {"concurrency", "N", "requests in flight", "4"},
-                  {"max-side", "N", "shrink so that the longer side is at most N (FIT)",
-                   "keep the content's size"},
+                  MaxSideOption(),
               },
               TransferOptions("jpeg"))};
 }
