@@ -85,6 +85,15 @@ v1::StylizeRequest ValidRequest(const Inputs& in, uint64_t n) {
   return request;
 }
 
+grpc::Status RegisterStyle(v1::StyleTransfer::Stub& stub, const std::string& image, absl::Duration deadline,
+                           v1::RegisterStyleResponse* response) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  v1::RegisterStyleRequest request;
+  request.set_image(image);
+  return stub.RegisterStyle(&context, request, response);
+}
+
 double Percentile(std::vector<double> values, double q) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -123,12 +132,8 @@ absl::StatusOr<SoakReport> RunSoak(const SoakOptions& options) {
   auto channel = [&] { return grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials()); };
   {
     auto stub = v1::StyleTransfer::NewStub(channel());
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    v1::RegisterStyleRequest request;
-    request.set_image(inputs.style);
     v1::RegisterStyleResponse response;
-    const grpc::Status status = stub->RegisterStyle(&context, request, &response);
+    const grpc::Status status = RegisterStyle(*stub, inputs.style, absl::Seconds(30), &response);
     if (!status.ok()) return absl::InternalError("registering the soak's style failed: " + status.error_message());
     inputs.style_id = response.style().style_id();
   }
@@ -225,12 +230,8 @@ absl::StatusOr<SoakReport> RunSoak(const SoakOptions& options) {
           count("cancel", status.error_code(), ok, status.error_message());
         } else {
           // The registry: registering the same style again is answered from memory.
-          grpc::ClientContext context;
-          context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-          v1::RegisterStyleRequest request;
-          request.set_image(inputs.style);
           v1::RegisterStyleResponse response;
-          const grpc::Status status = stub->RegisterStyle(&context, request, &response);
+          const grpc::Status status = RegisterStyle(*stub, inputs.style, absl::Seconds(60), &response);
           count("registry", status.error_code(), status.ok() && response.already_registered(), status.error_message());
         }
       }
